@@ -1,0 +1,1 @@
+"""The command-line interface (typer). The library below it never imports typer or rich."""

@@ -1,0 +1,211 @@
+"""The ``qcode`` command: the app, the top-level commands and the command groups."""
+
+from __future__ import annotations
+
+import sys
+from collections import Counter
+from dataclasses import asdict
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from qcode import __version__
+from qcode.cli import transcripts as transcripts_cli
+from qcode.cli.boundary import command
+from qcode.cli.common import ProjectOpt, open_project, open_store
+from qcode.cli.output import Format, error, info, render, render_object, warn
+
+if TYPE_CHECKING:
+    from qcode.ingest.pipeline import IngestReport, Progress
+
+app = typer.Typer(
+    name="qcode",
+    help="Qualitative coding of interview transcripts.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(transcripts_cli.app, name="transcripts")
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"qcode {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    ctx: typer.Context,
+    project: ProjectOpt = None,
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
+) -> None:
+    """qcode: ingest transcripts, code them with a codebook, export quotes per theme.
+
+    Exit codes: 0 ok, 1 error (or some inputs failed), 2 usage, 3 validation failed,
+    130 interrupted.
+    """
+    ctx.obj = {"project": project}
+
+
+@app.command()
+@command
+def init(
+    folder: Annotated[Path, typer.Argument(help="Folder of the new project.")] = Path("."),
+    name: Annotated[str | None, typer.Option(help="Name of the study.")] = None,
+    language: Annotated[str, typer.Option(help="Language of the transcripts.")] = "fr",
+) -> None:
+    """Create a project: qcode.yaml, codebooks/, transcripts/, exports/."""
+    from qcode.project import init as init_project
+
+    config = init_project(folder, name, language)
+    info(f"created {config}")
+    info("next: put transcripts in transcripts/ and run 'qcode ingest'")
+
+
+def _progress_bar(enabled: bool) -> tuple[Progress | None, Any]:
+    """A rich progress bar on stderr when it is a terminal; else nothing."""
+    if not enabled or not sys.stderr.isatty():
+        return None, None
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    bar = Progress(TextColumn("ingest"), BarColumn(), MofNCompleteColumn(),
+                   TextColumn("{task.description}"), console=Console(stderr=True),
+                   transient=True)
+    task = bar.add_task("", total=None)
+
+    def update(done: int, total: int, name: str) -> None:
+        bar.update(task, completed=done, total=total, description=name)
+
+    return update, bar
+
+
+def _run_ingest(project: Any, paths: list[Path] | None, force: bool) -> IngestReport:
+    from qcode.ingest.pipeline import ingest as do_ingest
+
+    store = open_store(project)
+    update, bar = _progress_bar(True)
+    if bar is not None:
+        with bar:
+            return do_ingest(project, store, paths, force=force, progress=update)
+    return do_ingest(project, store, paths, force=force)
+
+
+def _report_ingest(report: IngestReport, verbose: bool = True) -> None:
+    for outcome in report.outcomes:
+        if outcome.status == "failed":
+            continue
+        if verbose and outcome.status in {"added", "updated", "refreshed"}:
+            info(f"{outcome.status:9} {outcome.transcript_id}: {outcome.turns} turns, "
+                 f"{outcome.words} words")
+        elif verbose and outcome.status == "unchanged":
+            info(f"{'unchanged':9} {outcome.transcript_id}"
+                 + (f" — {outcome.message.removeprefix('unchanged ')}"
+                    if outcome.message != "unchanged" else ""))
+        if outcome.message and outcome.status in {"added", "updated", "refreshed"}:
+            for message in outcome.message.split("; "):
+                warn(f"{outcome.transcript_id}: {message}")
+    for message in report.warnings:
+        warn(message)
+    for message in report.errors:
+        error(message)
+    counts = Counter(o.status for o in report.outcomes)
+    parts = [f"{counts[s]} {s}" for s in ("added", "updated", "refreshed", "unchanged",
+                                          "failed", "skipped") if counts[s]]
+    sheet_errors = len(report.errors) - counts["failed"]
+    if sheet_errors:
+        parts.append(f"{sheet_errors} attribute-sheet problem(s)")
+    info(f"ingest: {', '.join(parts) or 'nothing to do'}")
+
+
+@app.command()
+@command
+def ingest(
+    ctx: typer.Context,
+    paths: Annotated[list[Path] | None, typer.Argument(
+        help="Files or folders (default: the project's transcripts folder).")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Read unchanged files again.")] = False,
+    fmt: Annotated[Format | None, typer.Option("--format", "-f",
+                   help="Print the per-file report on stdout (json or csv).")] = None,
+    project: ProjectOpt = None,
+) -> None:
+    """Read transcripts into the store (unchanged files are skipped)."""
+    proj = open_project(ctx, project)
+    report = _run_ingest(proj, paths or None, force)
+    _report_ingest(report, verbose=fmt is None)
+    if fmt is not None and fmt is not Format.table:
+        render([asdict(o) for o in report.outcomes], fmt)
+    elif fmt is Format.table:
+        render([asdict(o) for o in report.outcomes], fmt,
+               columns=["transcript_id", "status", "turns", "words", "message"],
+               wrap=("message",))
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+@app.command()
+@command
+def run(
+    ctx: typer.Context,
+    fmt: Annotated[Format, typer.Option("--format", "-f", help="Summary format.")] = Format.table,
+    project: ProjectOpt = None,
+) -> None:
+    """The main job: ingest the project's transcripts and print a summary of the study."""
+    from qcode import transcripts as lib
+
+    proj = open_project(ctx, project)
+    report = _run_ingest(proj, None, False)
+    _report_ingest(report, verbose=False)
+    rows = lib.list_transcripts(open_store(proj))
+    summary = _summary(rows)
+    if fmt is Format.json:
+        render_object({"project": proj.name, **summary, "errors": report.errors})
+    else:
+        info(f"\n{proj.name}")
+        render(summary["by_format"] + summary["totals"], fmt,
+               columns=["group", "value", "transcripts", "turns", "words"],
+               title="Transcripts in the store")
+        render(summary["by_attribute"], fmt,
+               columns=["group", "value", "transcripts", "turns", "words"],
+               title="By initiative and role")
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+def _summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    def group(name: str, key: Any) -> list[dict[str, Any]]:
+        acc: dict[str, dict[str, Any]] = {}
+        for r in rows:
+            value = key(r) or "(none)"
+            g = acc.setdefault(value, {"group": name, "value": value, "transcripts": 0,
+                                       "turns": 0, "words": 0})
+            g["transcripts"] += 1
+            g["turns"] += r["turns"]
+            g["words"] += r["words"]
+        return [acc[k] for k in sorted(acc)]
+
+    return {
+        "by_format": group("format", lambda r: r["format"]),
+        "by_attribute": group("initiative", lambda r: r["attributes"].get("initiative"))
+        + group("role", lambda r: r["attributes"].get("role")),
+        "totals": [{"group": "total", "value": "all", "transcripts": len(rows),
+                    "turns": sum(r["turns"] for r in rows),
+                    "words": sum(r["words"] for r in rows)}],
+        "transcripts_without_interviewer": [r["id"] for r in rows if not r["interviewer"]],
+    }
+
+
+def run_cli() -> None:
+    """Entry point of the console script."""
+    try:
+        app()
+    except BrokenPipeError:  # e.g. 'qcode transcripts list | head'
+        import os
+
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        sys.exit(0)
+

@@ -1,0 +1,1 @@
+"""Readers that turn transcript files into a normalised text with speaker turns."""
