@@ -148,8 +148,8 @@ def load(root: Path) -> Project:
         data = {}
     problems: list[str] = []
 
-    def problem(where: YamlPath, message: str) -> None:
-        line, column = marks.get(where, marks.get((), (1, 1)))
+    def problem(where: YamlPath, message: str, at_key: bool = False) -> None:
+        line, column = marks.key(where) if at_key else marks.value(where)
         problems.append(f"{path}:{line}:{column}: {render_path(where)}: {message}")
 
     if not isinstance(data, dict):
@@ -157,7 +157,8 @@ def load(root: Path) -> Project:
     project = Project(root=root, raw=data)
     for key in data:
         if key not in _KNOWN_KEYS:
-            problem((key,), f"unknown setting (known: {', '.join(sorted(_KNOWN_KEYS))})")
+            problem((key,), f"unknown setting (known: {', '.join(sorted(_KNOWN_KEYS))})",
+                    at_key=True)
 
     def text_setting(key: str, default: str) -> str:
         value = data.get(key, default)
@@ -232,7 +233,7 @@ def _speaker_map(raw: Any, problem: Any) -> SpeakerMap:
                 smap.labels[fold_label(str(label))] = key
         else:
             problem(("speakers", key),
-                    f"unknown key (use {', '.join(ROLES)} or transcripts)")
+                    f"unknown key (use {', '.join(ROLES)} or transcripts)", True)
     return smap
 
 
@@ -247,7 +248,7 @@ def _limits(raw: Any, problem: Any) -> Limits:
     names = {"max_file_mb": "max_file_bytes", "max_unzipped_mb": "max_unzipped_bytes"}
     for key, value in raw.items():
         if key not in names:
-            problem(("limits", key), f"unknown limit (known: {', '.join(names)})")
+            problem(("limits", key), f"unknown limit (known: {', '.join(names)})", True)
         elif not isinstance(value, int | float) or isinstance(value, bool) or value <= 0:
             problem(("limits", key), "must be a positive number of megabytes")
         else:

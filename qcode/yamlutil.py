@@ -20,8 +20,26 @@ def render_path(path: YamlPath) -> str:
     return out or "(top level)"
 
 
-def load_yaml(text: str, path: str | Path) -> tuple[Any, dict[YamlPath, tuple[int, int]]]:
-    """Parse ``text`` safely; return the data and the 1-based (line, column) of every node."""
+class Marks:
+    """1-based (line, column) of every value and every mapping key of a YAML document."""
+
+    def __init__(self) -> None:
+        self.values: dict[YamlPath, tuple[int, int]] = {}
+        self.keys: dict[YamlPath, tuple[int, int]] = {}
+
+    def value(self, path: YamlPath) -> tuple[int, int]:
+        """Where the value at ``path`` starts (or the nearest enclosing node)."""
+        while path not in self.values and path:
+            path = path[:-1]
+        return self.values.get(path, (1, 1))
+
+    def key(self, path: YamlPath) -> tuple[int, int]:
+        """Where the key of ``path`` is written (for unknown or misplaced keys)."""
+        return self.keys.get(path) or self.value(path)
+
+
+def load_yaml(text: str, path: str | Path) -> tuple[Any, Marks]:
+    """Parse ``text`` safely; return the data and the position of every node."""
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:
@@ -31,7 +49,7 @@ def load_yaml(text: str, path: str | Path) -> tuple[Any, dict[YamlPath, tuple[in
         column = mark.column + 1 if mark is not None else None
         raise ValidationError(f"invalid YAML: {problem}", path=path, line=line,
                               column=column) from None
-    marks: dict[YamlPath, tuple[int, int]] = {}
+    marks = Marks()
     if node is None:
         return None, marks
     _collect_marks(node, (), marks)
@@ -48,16 +66,14 @@ def load_yaml(text: str, path: str | Path) -> tuple[Any, dict[YamlPath, tuple[in
     return data, marks
 
 
-def _collect_marks(node: yaml.Node, path: YamlPath,
-                   marks: dict[YamlPath, tuple[int, int]]) -> None:
-    marks[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
+def _collect_marks(node: yaml.Node, path: YamlPath, marks: Marks) -> None:
+    marks.values[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
     if isinstance(node, yaml.MappingNode):
         for key_node, value_node in node.value:
             key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key_node)
-            marks[(*path, key)] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
+            marks.keys[(*path, key)] = (key_node.start_mark.line + 1,
+                                        key_node.start_mark.column + 1)
             _collect_marks(value_node, (*path, key), marks)
-            # the key's own position is more useful than the value's for "unknown key"
-            marks[(*path, key)] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
     elif isinstance(node, yaml.SequenceNode):
         for i, item in enumerate(node.value):
             _collect_marks(item, (*path, i), marks)

@@ -63,7 +63,7 @@ class Store:
             _configure_sqlite(engine, busy_timeout_s)
         store = cls(engine, location)
         try:
-            migrations.migrate(engine)
+            migrations.migrate(engine, before=store._backup_before_migration)
         except OperationalError as exc:
             raise StoreError(f"cannot open the store: {exc.orig}", path=location) from None
         except DBAPIError as exc:
@@ -90,6 +90,40 @@ class Store:
                     hint="wait for the other process to finish, then run the command again",
                 ) from None
             raise
+
+    def backup(self, target: str | Path) -> Path:
+        """A consistent copy of a SQLite store, taken while others may be working on it."""
+        if not self.is_sqlite:
+            raise StoreError("backup copies SQLite stores only; use the database's own tools "
+                             "(pg_dump) for a server")
+        target = Path(target)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(target.name + ".part")
+        import sqlite3
+
+        raw = self.engine.raw_connection()
+        try:
+            dest = sqlite3.connect(tmp)
+            try:
+                raw.driver_connection.backup(dest)  # type: ignore[union-attr]
+            finally:
+                dest.close()
+        finally:
+            raw.close()
+        os.chmod(tmp, 0o600)
+        tmp.replace(target)
+        return target
+
+    def _backup_before_migration(self) -> None:
+        if not self.is_sqlite:
+            return
+        from datetime import UTC, datetime
+
+        with self.engine.connect() as conn:
+            version = migrations.current_version(conn)
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+        path = Path(self.location)
+        self.backup(path.parent / "backups" / f"{path.stem}-v{version}-{stamp}{path.suffix}")
 
     def close(self) -> None:
         self.engine.dispose()
