@@ -253,7 +253,7 @@ def _limits(raw: Any, problem: Any) -> Limits:
             problem(("limits", key), "must be a positive number of megabytes")
         else:
             values[names[key]] = int(value * mb)
-    return Limits(**values)  # type: ignore[arg-type]
+    return Limits(**values)
 
 
 def init(folder: Path, name: str | None = None, language: str = "fr") -> Path:

@@ -95,10 +95,11 @@ def remove_transcripts(store: Store, ids: list[str]) -> list[str]:
 
 
 def _not_found(transcript_id: str, known: list[str]) -> str:
-    from rapidfuzz import process
+    from rapidfuzz import process, utils
 
     message = f"no transcript {transcript_id!r} in the store"
-    best = process.extractOne(transcript_id, known, score_cutoff=60) if known else None
+    best = (process.extractOne(transcript_id, known, processor=utils.default_process,
+                               score_cutoff=60) if known else None)
     if best is not None:
         message += f"; did you mean {best[0]!r}?"
     elif not known:

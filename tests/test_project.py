@@ -45,7 +45,7 @@ def test_find_root_explicit_and_env(project_dir: Path, tmp_path: Path,
     monkeypatch.setenv("QCODE_PROJECT", str(project_dir))
     assert find_root(elsewhere) == project_dir.resolve()
     monkeypatch.setenv("QCODE_PROJECT", str(elsewhere))
-    with pytest.raises(ProjectError, match="no qcode.yaml in"):
+    with pytest.raises(ProjectError, match=r"no qcode\.yaml in"):
         find_root(elsewhere)
 
 

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from qcode.cli.output import Format
+
+if TYPE_CHECKING:
+    from qcode.project import Project
+    from qcode.store import Store
 
 ProjectOpt = Annotated[
     Path | None,
@@ -27,13 +31,13 @@ def project_dir(ctx: typer.Context, local: Path | None) -> Path | None:
     return None
 
 
-def open_project(ctx: typer.Context, local: Path | None):  # type: ignore[no-untyped-def]
+def open_project(ctx: typer.Context, local: Path | None) -> Project:
     from qcode.project import open_project as _open
 
     return _open(project_dir(ctx, local))
 
 
-def open_store(project):  # type: ignore[no-untyped-def]
+def open_store(project: Project) -> Store:
     from qcode.store import Store
 
     return Store.open(project.store_location)

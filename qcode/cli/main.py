@@ -18,6 +18,7 @@ from qcode.cli.output import Format, error, info, render, render_object, warn
 
 if TYPE_CHECKING:
     from qcode.ingest.pipeline import IngestReport, Progress
+    from qcode.project import Project
 
 app = typer.Typer(
     name="qcode",
@@ -83,7 +84,7 @@ def _progress_bar(enabled: bool) -> tuple[Progress | None, Any]:
     return update, bar
 
 
-def _run_ingest(project: Any, paths: list[Path] | None, force: bool) -> IngestReport:
+def _run_ingest(project: Project, paths: list[Path] | None, force: bool) -> IngestReport:
     from qcode.ingest.pipeline import ingest as do_ingest
 
     store = open_store(project)

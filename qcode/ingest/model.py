@@ -94,4 +94,5 @@ class TextBuilder:
         warnings: list[str] | None = None,
     ) -> ParsedTranscript:
         text = "".join(self._parts) + ("\n" if self._parts else "")
-        return ParsedTranscript(text, self.turns, format, dict(metadata or {}), list(warnings or []))
+        return ParsedTranscript(text, self.turns, format, dict(metadata or {}),
+                                list(warnings or []))

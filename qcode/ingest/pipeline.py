@@ -25,7 +25,7 @@ from qcode.ingest.sheet import Sheet, read_sheet
 from qcode.project import Project
 from qcode.store import Store
 from qcode.store import transcripts as q
-from qcode.store.records import SentenceRecord, TranscriptRecord, TurnRecord
+from qcode.store.records import Fingerprint, SentenceRecord, TranscriptRecord, TurnRecord
 
 # Bump when a reader's output changes, so that unchanged files are read again.
 READER_VERSION = 1
@@ -129,8 +129,9 @@ def collect_files(project: Project, paths: list[Path] | None,
         elif root.exists():
             files.append(root)
         else:
-            report.errors.append(f"{root}: no such file or folder")
-            report.outcomes.append(FileOutcome(str(root), None, "failed", "no such file"))
+            message = f"{root}: no such file or folder"
+            report.errors.append(message)
+            report.outcomes.append(FileOutcome(str(root), None, "failed", message))
     return files
 
 
@@ -218,9 +219,10 @@ def ingest(
     for path in files:
         tid = transcript_id(path)
         if tid in by_id:
-            report.errors.append(f"{path}: transcript id {tid!r} is already used by "
-                                 f"{by_id[tid]}; rename one of the files")
-            report.outcomes.append(FileOutcome(str(path), tid, "failed", "duplicate id"))
+            message = (f"{path}: transcript id {tid!r} is already used by {by_id[tid]} "
+                       "(rename one of the files)")
+            report.errors.append(message)
+            report.outcomes.append(FileOutcome(str(path), tid, "failed", message))
             continue
         by_id[tid] = path
         unique.append(path)
@@ -253,7 +255,7 @@ def _ingest_one(
     project: Project,
     store: Store,
     path: Path,
-    known: dict[str, q.Fingerprint],
+    known: dict[str, Fingerprint],
     sheet: Sheet,
     force: bool,
 ) -> FileOutcome:

@@ -32,6 +32,7 @@ class Sheet:
                          "without extension",
                 ))
                 del self.rows[tid]
+        self.errors.sort(key=lambda e: e.line or 0)
 
 
 def read_sheet(path: Path) -> Sheet:

@@ -55,8 +55,8 @@ def parse_timestamp(value: str) -> int:
 # --- labels ---------------------------------------------------------------------------------
 
 _SPACES = " \t\u00a0\u202f\u2007"
-_OPEN_TS = rf"(?:\[(?P<ts1>{_TS})\]|\((?P<ts2>{_TS})\)|(?P<ts3>{_TS}))[{_SPACES}]*[-–—]?[{_SPACES}]*"
-_AFTER_TS = rf"[{_SPACES}]*(?:\[(?P<ts4>{_TS})\]|\((?P<ts5>{_TS})\)|(?P<ts6>{_TS})(?=[{_SPACES}]|$))"
+_OPEN_TS = rf"(?:\[(?P<ts1>{_TS})\]|\((?P<ts2>{_TS})\)|(?P<ts3>{_TS}))[{_SPACES}]*[-–—]?[{_SPACES}]*"  # noqa: E501
+_AFTER_TS = rf"[{_SPACES}]*(?:\[(?P<ts4>{_TS})\]|\((?P<ts5>{_TS})\)|(?P<ts6>{_TS})(?=[{_SPACES}]|$))"  # noqa: E501
 _LABEL_RE = re.compile(
     rf"^(?P<lead>[{_SPACES}]*(?:{_OPEN_TS})?(?P<bo>\*\*|__)?[{_SPACES}]*)"
     rf"(?P<label>[^\W\d_](?:[\w.'’\-]|[{_SPACES}](?=[\w(])|\([^()\n:]{{1,30}}\)){{0,62}}?)"
@@ -114,7 +114,7 @@ HEADER_KEYS: dict[str, str] = {
     "title": "title",
     "titre": "title",
 }
-_HEADER_LINE_RE = re.compile(rf"^(?P<key>[^\W\d_][^:\n]{{0,40}}?)[{_SPACES}]*:[{_SPACES}]*(?P<value>.*)$")
+_HEADER_LINE_RE = re.compile(rf"^(?P<key>[^\W\d_][^:\n]{{0,40}}?)[{_SPACES}]*:[{_SPACES}]*(?P<value>.*)$")  # noqa: E501
 _SENTENCE_END_RE = re.compile(r"(?:[a-zà-ÿ]{3,}[.!?…]|[!?…])$")
 _MD_DECOR_RE = re.compile(r"^(?:#{1,6}\s+|[-*+]\s+|>\s*)?(?:\*\*|__)?")
 
@@ -222,9 +222,9 @@ def _header_key(text: str, line: _Line) -> tuple[str, str] | None:
     if key not in HEADER_KEYS:
         return None
     value = m.group("value").strip(_SPACES)
-    if len(value) > 120 or "?" in value:
+    if len(value) > 200 or "?" in value:
         return None
-    if HEADER_KEYS[key] in {"enqueteur", "interviewe"} and (
+    if HEADER_KEYS[key] == "enqueteur" and (
         len(value.split()) > _MAX_LABEL_WORDS + 4 or _SENTENCE_END_RE.search(value)
     ):
         return None

@@ -28,7 +28,7 @@ def test_encodings_round_trip(encoding: str, expected: str) -> None:
 
 
 def test_latin1_without_cp1252_only_characters() -> None:
-    text = "Enquêteur : vous êtes arrivée à Paris en quelle année ? Là-bas, c'était différent.\n" * 3
+    text = "Enquêteur : vous êtes arrivée à Paris en quelle année ? Là-bas, c'était.\n" * 3
     assert decode_text(text.encode("latin-1"), "f.txt") == text
 
 

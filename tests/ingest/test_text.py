@@ -54,7 +54,8 @@ def test_label_conventions(interviewer: str, participant: str, space: str) -> No
 
 
 def test_bold_markdown_labels_both_styles() -> None:
-    text = "**E :** Première question ?\n\n**Agnès** : Réponse.\n\n**E :** Suite ?\n\n**Agnès** : Fin.\n"
+    text = ("**E :** Première question ?\n\n**Agnès** : Réponse.\n\n"
+            "**E :** Suite ?\n\n**Agnès** : Fin.\n")
     parsed = read(text, "t.md")
     assert parsed.format == "md"
     assert turns(parsed) == [("E", "Première question ?"), ("Agnès", "Réponse."),
@@ -115,7 +116,8 @@ def test_header_block_is_metadata_not_a_turn() -> None:
 
 
 def test_markdown_heading_then_blank_then_header_keys() -> None:
-    text = "# Entretien GL07\n\nDate : 7 avril 2022\nLieu : mairie\n\nE : Bonjour.\nR : Oui.\nE : Et ?\nR : Non.\n"
+    text = ("# Entretien GL07\n\nDate : 7 avril 2022\nLieu : mairie\n\n"
+            "E : Bonjour.\nR : Oui.\nE : Et ?\nR : Non.\n")
     parsed = read(text, "t.md")
     assert parsed.metadata["title"] == "Entretien GL07"
     assert parsed.metadata["date"] == "7 avril 2022"
@@ -123,7 +125,8 @@ def test_markdown_heading_then_blank_then_header_keys() -> None:
 
 
 def test_front_matter_becomes_attributes() -> None:
-    text = "---\ntitle: Entretien\ninitiative: les-ailes\nage: 42\n---\n\nE : Bonjour.\n\nA : Oui.\n\nE : Et ?\n\nA : Non.\n"
+    text = ("---\ntitle: Entretien\ninitiative: les-ailes\nage: 42\n---\n\n"
+            "E : Bonjour.\n\nA : Oui.\n\nE : Et ?\n\nA : Non.\n")
     parsed = read(text, "t.md")
     assert parsed.attributes == {"title": "Entretien", "initiative": "les-ailes", "age": "42"}
     assert turns(parsed)[0] == ("E", "Bonjour.")
@@ -140,7 +143,8 @@ def test_invalid_front_matter_names_the_line() -> None:
 
 
 def test_continuation_paragraphs_belong_to_the_turn() -> None:
-    text = "E : Question ?\n\nKarim : Première partie.\n\nDeuxième partie, sans étiquette.\n\nE : Suite ?\n\nKarim : Fin.\n"
+    text = ("E : Question ?\n\nKarim : Première partie.\n\nDeuxième partie, sans étiquette."
+            "\n\nE : Suite ?\n\nKarim : Fin.\n")
     parsed = read(text)
     assert turns(parsed)[1] == ("Karim", "Première partie.\n\nDeuxième partie, sans étiquette.")
 

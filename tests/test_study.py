@@ -1,0 +1,65 @@
+"""The bundled study ingests completely: 40 interviews, speakers, interviewers, attributes."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO, qcode
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the repository's study project (the repo's own store is left alone)."""
+    root = tmp_path_factory.mktemp("study")
+    shutil.copy(REPO / "qcode.yaml", root / "qcode.yaml")
+    shutil.copytree(REPO / "transcripts", root / "transcripts")
+    result = qcode("run", "--format", "json", cwd=root)
+    assert result.returncode == 0, result.stderr
+    return root
+
+
+def test_main_job_summary(study: Path) -> None:
+    result = qcode("run", "--format", "json", cwd=study)
+    summary = json.loads(result.stdout)
+    assert summary["errors"] == []
+    assert summary["totals"][0]["transcripts"] == 40
+    assert summary["transcripts_without_interviewer"] == []
+    initiatives = {g["value"]: g["transcripts"] for g in summary["by_attribute"]
+                   if g["group"] == "initiative"}
+    assert initiatives == {"amicale-glycines": 10, "amis-de-la-cour": 10, "les-ailes": 10,
+                           "republique-voisins": 10}
+
+
+def test_every_transcript_has_speakers_interviewer_and_attributes(study: Path) -> None:
+    rows = json.loads(qcode("transcripts", "list", "-f", "json", cwd=study).stdout)
+    assert len(rows) == 40
+    formats = {r["format"] for r in rows}
+    assert formats == {"txt", "md", "docx", "odt", "vtt", "srt", "trs", "otter"}
+    for r in rows:
+        assert r["speakers"] >= 2, r
+        assert r["interviewer"], r
+        assert 800 <= r["words"] <= 2500, r
+        assert {"initiative", "role", "interviewer", "date"} <= set(r["attributes"]), r
+
+
+@pytest.mark.parametrize("tid", ["HV01", "AI04", "AI05", "GL05", "GL06", "HV09", "AC03", "AI10"])
+def test_turns_alternate_and_point_into_the_text(study: Path, tid: str) -> None:
+    view = json.loads(qcode("transcripts", "show", tid, "-f", "json", cwd=study).stdout)
+    assert view["warnings"] == [] or all("interviewer" in w for w in view["warnings"])
+    roles = [t["role"] for t in view["turns"]]
+    assert roles.count("interviewer") >= 5 and roles.count("participant") >= 5
+    for t in view["turns"]:
+        assert t["text"] == view["text"][t["start"]:t["end"]]
+        assert t["text"].strip() == t["text"] and t["text"]
+    assert any(ch in view["text"] for ch in "éèàç")
+    assert "Ã" not in view["text"]  # no mojibake
+
+
+def test_header_blocks_are_metadata(study: Path) -> None:
+    view = json.loads(qcode("transcripts", "show", "GL01", "-f", "json", cwd=study).stdout)
+    assert view["metadata"]["enqueteur"] == "Claire Morel"
+    assert "Date" not in view["turns"][0]["text"]
