@@ -26,6 +26,9 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    rich_markup_mode=None,  # plain help and usage errors: rich's help renderer costs 80 ms
+    epilog="Exit codes: 0 ok, 1 error (or some inputs failed), 2 usage, 3 validation failed, "
+    "130 interrupted.",
 )
 app.add_typer(transcripts_cli.app, name="transcripts")
 
@@ -43,11 +46,7 @@ def main(
     version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
                                           help="Print the version and exit.")] = False,
 ) -> None:
-    """qcode: ingest transcripts, code them with a codebook, export quotes per theme.
-
-    Exit codes: 0 ok, 1 error (or some inputs failed), 2 usage, 3 validation failed,
-    130 interrupted.
-    """
+    """qcode: ingest transcripts, code them with a codebook, export quotes per theme."""
     ctx.obj = {"project": project}
 
 

@@ -10,7 +10,8 @@ from qcode.cli.boundary import command
 from qcode.cli.common import FormatOpt, ProjectOpt, open_project, open_store
 from qcode.cli.output import Format, info, render, render_object
 
-app = typer.Typer(help="Browse the transcripts in the store.", no_args_is_help=True)
+app = typer.Typer(help="Browse the transcripts in the store.", no_args_is_help=True,
+                  rich_markup_mode=None)
 
 
 @app.command("list")
