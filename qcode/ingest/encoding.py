@@ -1,8 +1,10 @@
 """Decode the bytes of a text file: UTF-8 (with or without BOM), UTF-16/32, or legacy 8-bit.
 
-Byte-order marks are honoured first; then strict UTF-8; then ``charset-normalizer`` decides among
-legacy encodings, preferring the Western ones French transcripts use (cp1252, latin-1). A file
-that looks binary, or whose encoding cannot be determined, is refused with an :class:`InputError`.
+Byte-order marks are honoured first; then strict UTF-8 (and UTF-16 without a BOM); then
+``charset-normalizer`` chooses among the legacy Western encodings transcripts are saved in
+(cp1252, ISO-8859-15, latin-1, Mac Roman, cp850), and only when one of them gives plausible text.
+A file that looks binary, or whose encoding cannot be determined, is refused with an
+:class:`InputError` rather than read as garbage.
 """
 
 from __future__ import annotations
@@ -74,13 +76,12 @@ def detect_encoding(data: bytes) -> str | None:
         return None
     from charset_normalizer import from_bytes  # imported here: only legacy files need it
 
-    matches = from_bytes(data, preemptive_behaviour=False)
+    matches = from_bytes(data, cp_isolation=list(_PREFERRED), preemptive_behaviour=False)
     names = [m.encoding for m in matches]
     for preferred in _PREFERRED:
         if preferred in names:
             return preferred
-    best = matches.best()
-    return best.encoding if best is not None else None
+    return None
 
 
 def decode_text(data: bytes, path: str | Path) -> str:
@@ -102,8 +103,8 @@ def decode_text(data: bytes, path: str | Path) -> str:
     if text.startswith("\ufeff"):
         text = text[1:]
     if _control_ratio(text) > 0.01:
-        raise InputError(f"binary file, not text (control characters when read as {encoding})",
-                         path=path, hint="export the transcript as .txt, .docx or .odt")
+        raise InputError(f"unknown text encoding (read as {encoding}, it has control characters)",
+                         path=path, hint="save the file as UTF-8")
     if not text.strip():
         raise InputError("empty file: nothing to ingest", path=path)
     return text

@@ -48,3 +48,17 @@ def test_png_named_txt_is_refused() -> None:
     data = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(200)
     with pytest.raises(InputError, match=r"f\.txt: binary file"):
         decode_text(data, "f.txt")
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        # EBCDIC: no Western 8-bit encoding reads it as plausible text
+        "Enquêtrice : bonjour, ça va ? Été.\n".encode("cp500") * 5,
+        # UTF-8 and latin-1 mixed in one file
+        "é".encode() * 10 + "é".encode("latin-1") * 10 + b"abc" * 30,
+    ],
+)
+def test_unknown_encoding_is_refused(data: bytes) -> None:
+    with pytest.raises(InputError, match=r"^f\.txt: unknown text encoding \(save the file as"):
+        decode_text(data, "f.txt")
