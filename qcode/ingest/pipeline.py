@@ -81,7 +81,7 @@ def read_file(path: Path, data: bytes, known_labels: set[str] | None = None) -> 
                          hint=f"supported: {', '.join(SUPPORTED)}")
     module_name, function_name = READERS[ext]
     reader = getattr(importlib.import_module(module_name), function_name)
-    if module_name == "qcode.ingest.text":
+    if module_name in {"qcode.ingest.text", "qcode.ingest.wordproc"}:
         parsed: ParsedTranscript = reader(data, path, known_labels or ())
     else:
         parsed = reader(data, path)

@@ -135,6 +135,7 @@ class _Line:
     start: int  # offset of the line in the text
     end: int  # offset of its end (before "\n")
     bold: bool = False
+    heading: bool = False  # a section heading: part of no turn
 
     def content(self, text: str) -> str:
         return text[self.start : self.end]
@@ -292,6 +293,9 @@ def segment_lines(
     for ln, cand in zip(lines, candidates, strict=True):
         if not ln.content(text).strip():
             continue
+        if ln.heading:
+            current = None
+            continue
         if cand is not None and fold_label(cand.label) in speakers:
             current = _Block(cand, [ln], ln.bold)
             blocks.append(current)
@@ -370,21 +374,22 @@ def segment_paragraphs(
 ) -> ParsedTranscript:
     """Join word-processor paragraphs with ``\\n`` and segment them like text.
 
-    Bold paragraphs become interviewer questions when the document has no speaker labels.
+    Bold paragraphs become interviewer questions when the document has no speaker labels;
+    headings (after the header block) belong to no turn.
     """
     parts: list[str] = []
-    bold_flags: list[bool] = []
+    flags: list[tuple[bool, bool]] = []
     for para in paragraphs:
         chunk = normalise_text(para.text)
         parts.append(chunk)
-        bold_flags.extend([para.bold] * (chunk.count("\n") + 1))
+        flags.extend([(para.bold and not para.heading, para.heading)] * (chunk.count("\n") + 1))
     text = "\n".join(parts)
     if not text.strip():
         raise InputError("document has no text", path=path)
     text += "\n"
     lines = _lines(text)
-    for ln, bold in zip(lines, bold_flags, strict=False):
-        ln.bold = bold
+    for ln, (bold, heading) in zip(lines, flags, strict=False):
+        ln.bold, ln.heading = bold, heading
     header, first = _header_block(text, lines)
     return segment_lines(text, lines[first:], path, format, header, known_labels)
 

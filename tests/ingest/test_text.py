@@ -245,3 +245,24 @@ def test_property_turns_are_exact_ordered_disjoint_spans(
         speech = text[turn.start : turn.end]
         assert speech == speech.strip()
         previous = turn.end
+
+
+def test_headings_in_word_documents_belong_to_no_turn() -> None:
+    paras = [
+        Paragraph("Entretien AI04", heading=True),
+        Paragraph("Date : 20 mai 2021"),
+        Paragraph(""),
+        Paragraph("Les débuts", heading=True),
+        Paragraph("Comment est née l’association ?", bold=True),
+        Paragraph("Tout a commencé en 2015."),
+        Paragraph("Aujourd’hui", bold=True, heading=True),
+        Paragraph("Et aujourd’hui ?", bold=True),
+        Paragraph("On est quarante."),
+    ]
+    parsed = segment_paragraphs(paras, Path("t.docx"), "docx")
+    assert turns(parsed) == [
+        ("Interviewer", "Comment est née l’association ?"),
+        ("Participant", "Tout a commencé en 2015."),
+        ("Interviewer", "Et aujourd’hui ?"),
+        ("Participant", "On est quarante."),
+    ]
