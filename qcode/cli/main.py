@@ -105,9 +105,8 @@ def _report_ingest(report: IngestReport, verbose: bool = True) -> None:
             info(f"{'unchanged':9} {outcome.transcript_id}"
                  + (f" — {outcome.message.removeprefix('unchanged ')}"
                     if outcome.message != "unchanged" else ""))
-        if outcome.message and outcome.status in {"added", "updated", "refreshed"}:
-            for message in outcome.message.split("; "):
-                warn(f"{outcome.transcript_id}: {message}")
+        for message in outcome.warnings:
+            warn(f"{outcome.transcript_id}: {message}")
     for message in report.warnings:
         warn(message)
     for message in report.errors:

@@ -57,6 +57,7 @@ class FileOutcome:
     message: str = ""
     turns: int = 0
     words: int = 0
+    warnings: list[str] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -284,8 +285,8 @@ def _ingest_one(
         with store.write() as conn:
             status = q.save(conn, record)
             q.set_roles_key(conn, tid, roles_key(project.speakers, tid, interviewer))
-        message = "; ".join(record.warnings)
-        return FileOutcome(str(path), tid, status, message, len(record.turns), record.words)
+        return FileOutcome(str(path), tid, status, "", len(record.turns), record.words,
+                           record.warnings)
     except QcodeError as exc:
         return FileOutcome(str(path), tid, "failed", str(exc))
     except OSError as exc:

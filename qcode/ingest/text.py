@@ -324,7 +324,8 @@ def segment_lines(
         raise InputError(
             "no speaker labels found at the start of paragraphs",
             path=path,
-            hint="write turns as 'Name : speech' (see the README's list of conventions)",
+            hint="start each turn with a label such as 'E :' or 'Karim :'; the README lists "
+                 "the conventions qcode reads",
         )
     if not turns:
         raise InputError("no speech found after the speaker labels", path=path)

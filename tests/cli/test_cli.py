@@ -197,3 +197,16 @@ def test_project_option_and_environment(ingested: Path, tmp_path: Path) -> None:
 def test_never_prompts_without_a_terminal(ingested: Path) -> None:
     result = qcode("transcripts", "remove", "T1", cwd=ingested, stdin="")
     assert result.returncode == 0
+
+
+def test_warnings_are_one_line_each(project_dir: Path) -> None:
+    (project_dir / "transcripts" / "T1.txt").write_text(
+        GOOD.replace("E :", "Yanis :"), encoding="utf-8")
+    result = qcode("ingest", cwd=project_dir)
+    assert result.returncode == 0
+    assert result.stderr.splitlines() == [
+        "added     T1: 4 turns, 18 words",
+        "warning: T1: speaker 'Yanis' taken as the interviewer (2 of 2 turns are questions); "
+        "map it in qcode.yaml 'speakers' to be sure",
+        "ingest: 1 added",
+    ]

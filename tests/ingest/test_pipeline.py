@@ -91,7 +91,7 @@ def test_speaker_map_change_updates_roles_without_rereading(project_dir: Path) -
         roles = {t.speaker: t.role for t in q.load(conn, "T1").turns}  # type: ignore[union-attr]
     # no label in the map: the speaker who asks the questions is taken as the interviewer
     assert roles == {"Yanis": "interviewer", "Karim": "participant"}
-    assert "taken as the interviewer" in report.outcomes[0].message
+    assert "taken as the interviewer" in report.outcomes[0].warnings[0]
     cfg = project_dir / "qcode.yaml"
     cfg.write_text(cfg.read_text(encoding="utf-8").replace(
         "  other: []", "  other: [Yanis]"), encoding="utf-8")
