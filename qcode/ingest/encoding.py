@@ -14,7 +14,7 @@ from pathlib import Path
 
 from qcode.errors import InputError
 
-_BOMS: tuple[tuple[bytes, str], ...] = (
+BOMS: tuple[tuple[bytes, str], ...] = (
     (codecs.BOM_UTF32_LE, "utf-32"),
     (codecs.BOM_UTF32_BE, "utf-32"),
     (codecs.BOM_UTF8, "utf-8-sig"),
@@ -60,7 +60,7 @@ def _utf16_without_bom(data: bytes) -> str | None:
 
 def detect_encoding(data: bytes) -> str | None:
     """The name of the encoding of ``data``, or None if it cannot be told."""
-    for bom, encoding in _BOMS:
+    for bom, encoding in BOMS:
         if data.startswith(bom):
             return encoding
     try:

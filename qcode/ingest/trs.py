@@ -35,7 +35,7 @@ from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import DefusedXMLParser
 
 from qcode.errors import InputError
-from qcode.ingest.encoding import decode_text
+from qcode.ingest.encoding import BOMS, decode_text
 from qcode.ingest.limits import DEFAULT_LIMITS
 from qcode.ingest.model import ParsedTranscript, TextBuilder, normalise_text
 
@@ -44,13 +44,6 @@ FORMAT = "trs"
 _XML_NS = "{http://www.w3.org/XML/1998/namespace}"
 _XML_SPACE = re.compile(r"[ \t\r\n]+")
 _DECLARATION = re.compile(rb"<\?xml\s[^>]*?encoding\s*=\s*[\"']([A-Za-z][A-Za-z0-9._:-]*)[\"']")
-_BOMS: tuple[tuple[bytes, str], ...] = (
-    (codecs.BOM_UTF32_LE, "utf-32"),
-    (codecs.BOM_UTF32_BE, "utf-32"),
-    (codecs.BOM_UTF8, "utf-8-sig"),
-    (codecs.BOM_UTF16_LE, "utf-16"),
-    (codecs.BOM_UTF16_BE, "utf-16"),
-)
 # Legacy 8-bit encodings in which valid, non-ASCII UTF-8 is practically never found in real text.
 _LATIN = frozenset({"iso8859-1", "iso8859-15", "cp1252"})
 
@@ -59,7 +52,7 @@ def _decode(data: bytes, path: Path) -> tuple[str, list[str]]:
     """The XML document as text, decoded as its BOM or declaration says, and any warnings."""
     if not data.strip(b" \t\r\n\x00\xef\xbb\xbf\xff\xfe"):
         raise InputError("empty file: nothing to ingest", path=path)
-    for bom, encoding in _BOMS:
+    for bom, encoding in BOMS:
         if data.startswith(bom):
             try:
                 return data.decode(encoding).lstrip("\ufeff"), []

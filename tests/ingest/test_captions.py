@@ -11,25 +11,15 @@ from hypothesis import strategies as st
 
 from qcode.errors import InputError
 from qcode.ingest.captions import is_short_name, read_srt, read_vtt
-from qcode.ingest.model import ParsedTranscript, normalise_text
+from qcode.ingest.model import ParsedTranscript
+from tests.ingest.invariants import assert_transcript_invariants
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "ingest" / "captions"
 CORPORA = Path(__file__).resolve().parents[2].parent / "shared" / "corpora"
 
 
 def check_invariants(result: ParsedTranscript) -> None:
-    text = result.text
-    assert text == normalise_text(text)
-    assert "\r" not in text and not text.startswith("\ufeff")
-    previous_end = 0
-    for turn in result.turns:
-        assert previous_end <= turn.start < turn.end <= len(text)
-        speech = text[turn.start : turn.end]
-        assert speech == speech.strip() and speech
-        assert turn.speaker == turn.speaker.strip()
-        if turn.start_ms is not None and turn.end_ms is not None:
-            assert 0 <= turn.start_ms <= turn.end_ms
-        previous_end = turn.end
+    assert_transcript_invariants(result)
 
 
 def turns_of(result: ParsedTranscript) -> list[tuple[str, int | None, int | None, str]]:

@@ -13,20 +13,14 @@ from qcode.errors import InputError
 from qcode.ingest.encoding import decode_text
 from qcode.ingest.model import ParsedTranscript, normalise_text
 from qcode.ingest.otter import looks_like_otter, parse_otter
+from tests.ingest.invariants import assert_transcript_invariants
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "ingest" / "otter"
 
 
 def check_invariants(result: ParsedTranscript) -> None:
-    text = result.text
-    assert text == normalise_text(text)
-    previous_end = 0
-    for turn in result.turns:
-        assert previous_end <= turn.start < turn.end <= len(text)
-        speech = text[turn.start : turn.end]
-        assert speech == speech.strip() and speech
-        assert turn.speaker == turn.speaker.strip() and turn.speaker
-        previous_end = turn.end
+    assert_transcript_invariants(result)
+    assert all(turn.speaker for turn in result.turns)
 
 
 def turns_of(result: ParsedTranscript) -> list[tuple[str, int | None, int | None, str]]:

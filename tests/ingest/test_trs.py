@@ -5,7 +5,6 @@ from __future__ import annotations
 import codecs
 import re
 import socket
-import unicodedata
 import xml.etree.ElementTree as StdET
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ from hypothesis import strategies as st
 from qcode.errors import InputError
 from qcode.ingest.model import ParsedTranscript, normalise_text
 from qcode.ingest.trs import read_trs
+from tests.ingest.invariants import assert_transcript_invariants
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "ingest" / "trs"
 CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpora" / "eslo-trs"
@@ -25,22 +25,10 @@ PATH = Path("entretien.trs")
 
 
 def check_invariants(parsed: ParsedTranscript) -> None:
-    text = parsed.text
-    assert unicodedata.is_normalized("NFC", text)
-    assert "\r" not in text
-    assert not text.startswith("\ufeff")
-    previous_end = 0
+    assert_transcript_invariants(parsed, "trs")
     for turn in parsed.turns:
-        assert previous_end <= turn.start < turn.end <= len(text), turn
-        speech = text[turn.start : turn.end]
-        assert speech == speech.strip(), turn
-        if turn.speaker:
-            assert turn.speaker == turn.speaker.strip()
-            assert text[: turn.start].endswith(f"{turn.speaker}: "), turn
-        if turn.start_ms is not None and turn.end_ms is not None:
-            assert turn.start_ms >= 0
-        previous_end = turn.end
-    assert parsed.format == "trs"
+        if turn.speaker:  # the label is written before the speech
+            assert parsed.text[: turn.start].endswith(f"{turn.speaker}: "), turn
 
 
 def speeches(parsed: ParsedTranscript) -> list[tuple[str, str, int | None, int | None]]:

@@ -43,6 +43,7 @@ from qcode.ingest.wordproc import (
     read_docx,
     read_odt,
 )
+from tests.ingest.invariants import assert_transcript_invariants
 
 DOCX = Path("entretien.docx")
 ODT = Path("entretien.odt")
@@ -51,16 +52,7 @@ P = Paragraph
 
 
 def check_invariants(parsed: ParsedTranscript, fmt: str) -> None:
-    text = parsed.text
-    assert unicodedata.is_normalized("NFC", text)
-    assert "\r" not in text and not text.startswith("\ufeff")
-    previous_end = 0
-    for turn in parsed.turns:
-        assert previous_end <= turn.start < turn.end <= len(text), turn
-        speech = text[turn.start : turn.end]
-        assert speech == speech.strip(), turn
-        previous_end = turn.end
-    assert parsed.format == fmt
+    assert_transcript_invariants(parsed, fmt)
 
 
 def turns_of(parsed: ParsedTranscript) -> list[tuple[str, str]]:
