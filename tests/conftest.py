@@ -45,6 +45,9 @@ def qcode(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("QCODE_")}
     full_env.update(env or {})
     full_env.setdefault("COLUMNS", "200")
+    # the code under test, whichever checkout the installed 'qcode' points to
+    full_env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO),
+                                                            full_env.get("PYTHONPATH")]))
     return subprocess.run(
         [sys.executable, "-m", "qcode", *args],
         cwd=cwd, env=full_env, input=stdin if stdin is not None else "",

@@ -271,12 +271,21 @@ def _ingest_one(
         data = path.read_bytes()
         file_hash = _sha256(data)
         previous = known.get(tid)
+        source = _relative(project, path)
+        if previous is not None and previous.source_path != source:
+            earlier = project.root / previous.source_path
+            if earlier.exists() and earlier.resolve() != path.resolve():
+                raise InputError(
+                    f"transcript id {tid!r} is already used by {previous.source_path}",
+                    path=path, hint="rename one of the files, or remove the other transcript "
+                    f"with 'qcode transcripts remove {tid}'")
         row = sheet.rows.get(tid)
         if (
             previous is not None
             and not force
             and previous.file_hash == file_hash
             and previous.reader_version == READER_VERSION
+            and Path(previous.source_path).suffix.lower() == path.suffix.lower()
         ):
             return _unchanged(project, store, path, tid, row)
         parsed = read_file(path, data, project.speakers.known_labels(tid))

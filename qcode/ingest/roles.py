@@ -72,6 +72,10 @@ def resolve_roles(
                     f"speaker {best.label!r} taken as the interviewer ({best.questions} of "
                     f"{best.turns} turns are questions); map it in qcode.yaml 'speakers' to be sure"
                 )
+    if "interviewer" not in roles.values() and len(speakers) >= 2:
+        warnings.append("no interviewer identified among the speakers "
+                        f"({', '.join(repr(sp.label) for sp in speakers)}); name one in "
+                        "qcode.yaml 'speakers' or in the attribute sheet's interviewer column")
     for sp in speakers:
         roles.setdefault(sp.label, "participant")
     return roles, warnings

@@ -44,7 +44,11 @@ def read_sheet(path: Path) -> Sheet:
         sheet.errors.append(InputError(f"cannot read the attribute sheet: {exc.strerror}",
                                        path=path))
         return sheet
-    text = normalise_text(decode_text(data, path))
+    try:
+        text = normalise_text(decode_text(data, path))
+    except InputError as exc:
+        sheet.errors.append(exc)
+        return sheet
     try:
         dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(
             text.split("\n", 1)[0], delimiters=",;\t")

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import qcode
+from tests.conftest import REPO, qcode
 
 COUNT = 300
 WORDS = ["voisins", "la cour", "l’association", "le bureau", "l’AG", "les subventions",
@@ -68,6 +68,7 @@ def test_sigkill_during_ingest_then_resume(project_dir: Path) -> None:
         (folder / f"K{n:04d}.txt").write_text(_transcript(rng, n), encoding="utf-8")
     db = project_dir / ".qcode" / "qcode.db"
     env = {k: v for k, v in os.environ.items() if not k.startswith("QCODE_")}
+    env["PYTHONPATH"] = str(REPO)
 
     done_before = 0
     for target in (20, 120):  # kill twice, at different points

@@ -216,3 +216,48 @@ def test_real_corpus_markdown(ext: str) -> None:
     for t in parsed.turns:
         speech = parsed.text[t.start:t.end]
         assert speech and not speech.startswith("**") and not speech.startswith(":")
+
+
+def test_same_id_from_another_folder_is_refused_but_a_moved_file_is_followed(
+        project_dir: Path) -> None:
+    tr = project_dir / "transcripts"
+    write(tr, "T1.txt", GOOD)
+    run(project_dir)
+    other = project_dir / "other"
+    other.mkdir()
+    write(other, "T1.md", GOOD)
+    report, _ = run(project_dir, [other / "T1.md"])
+    assert report.errors == [
+        f"{other / 'T1.md'}: transcript id 'T1' is already used by transcripts/T1.txt (rename "
+        "one of the files, or remove the other transcript with 'qcode transcripts remove T1')"]
+    (tr / "T1.txt").rename(tr / "T1.md")  # moved: the same transcript, read as Markdown now
+    report, store = run(project_dir)
+    assert report.ok and report.outcomes[0].status == "refreshed"
+    with store.read() as conn:
+        assert q.summaries(conn)[0]["file"] == "transcripts/T1.md"
+        assert q.summaries(conn)[0]["format"] == "md"
+    (tr / "T1.md").rename(tr / "T1-moved.md")
+    (tr / "sub").mkdir()
+    (tr / "T1-moved.md").rename(tr / "sub" / "T1.md")  # moved to a subfolder: followed
+    report, store = run(project_dir)
+    assert report.ok and report.outcomes[0].status == "unchanged"
+    with store.read() as conn:
+        assert q.summaries(conn)[0]["file"] == "transcripts/sub/T1.md"
+
+
+def test_unreadable_attribute_sheet_is_reported_not_fatal(project_dir: Path) -> None:
+    write(project_dir / "transcripts", "T1.txt", GOOD)
+    write(project_dir / "transcripts", "attributes.csv", b"")
+    report, store = run(project_dir)
+    assert report.errors == [f"{project_dir / 'transcripts' / 'attributes.csv'}: empty file: "
+                             "nothing to ingest"]
+    assert report.outcomes[0].status == "added"
+
+
+def test_no_interviewer_is_a_warning(project_dir: Path) -> None:
+    write(project_dir / "transcripts", "T1.txt",
+          "BA725 : oui.\nOU : ben voilà.\nBA725 : et alors.\nOU : bon.\n")
+    report, _ = run(project_dir)
+    assert report.outcomes[0].warnings == [
+        "no interviewer identified among the speakers ('BA725', 'OU'); name one in qcode.yaml "
+        "'speakers' or in the attribute sheet's interviewer column"]
