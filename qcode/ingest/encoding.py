@@ -10,6 +10,7 @@ A file that looks binary, or whose encoding cannot be determined, is refused wit
 from __future__ import annotations
 
 import codecs
+import re
 from pathlib import Path
 
 from qcode.errors import InputError
@@ -25,18 +26,15 @@ BOMS: tuple[tuple[bytes, str], ...] = (
 # Legacy encodings of Western European text, in order of preference when several fit.
 _PREFERRED = ("cp1252", "iso8859_15", "latin_1", "mac_roman", "cp850")
 
-_ALLOWED_CONTROLS = frozenset("\t\n\r\f\v")
+
+_CONTROLS_RE = re.compile("[\x00-\x08\x0e-\x1f\x7f-\x9f]")
 
 
 def _control_ratio(text: str) -> float:
+    """The share of control characters (other than tab and line ends): a sign of binary."""
     if not text:
         return 0.0
-    bad = sum(
-        1
-        for ch in text
-        if (ord(ch) < 32 and ch not in _ALLOWED_CONTROLS) or 0x7F <= ord(ch) <= 0x9F
-    )
-    return bad / len(text)
+    return len(_CONTROLS_RE.findall(text)) / len(text)
 
 
 def _utf16_without_bom(data: bytes) -> str | None:

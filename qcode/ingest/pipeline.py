@@ -248,7 +248,7 @@ def ingest(
         progress(total, total, "")
 
     # transcripts ingested earlier whose sheet row changed are kept in step too
-    _refresh_attributes(project, store, set(known) - set(by_id), sheet)
+    _refresh_attributes(store, {k: v for k, v in known.items() if k not in by_id}, sheet)
     return report
 
 
@@ -279,7 +279,7 @@ def _ingest_one(
                     f"transcript id {tid!r} is already used by {previous.source_path}",
                     path=path, hint="rename one of the files, or remove the other transcript "
                     f"with 'qcode transcripts remove {tid}'")
-        row = sheet.rows.get(tid)
+        row = sheet.row(tid, previous.attributes if previous is not None else {})
         if (
             previous is not None
             and not force
@@ -287,7 +287,7 @@ def _ingest_one(
             and previous.reader_version == READER_VERSION
             and Path(previous.source_path).suffix.lower() == path.suffix.lower()
         ):
-            return _unchanged(project, store, path, tid, row)
+            return _unchanged(project, store, path, tid, previous, row)
         parsed = read_file(path, data, project.speakers.known_labels(tid))
         record = build_record(project, tid, path, data, parsed, row)
         interviewer = record.attributes.get("interviewer", (None, ""))[0]
@@ -302,18 +302,24 @@ def _ingest_one(
         return FileOutcome(str(path), tid, "failed", f"{path}: cannot read: {exc.strerror}")
 
 
-def _unchanged(project: Project, store: Store, path: Path, tid: str,
+def _unchanged(project: Project, store: Store, path: Path, tid: str, previous: Fingerprint,
                row: dict[str, str] | None) -> FileOutcome:
-    """An unchanged file: keep its attributes and speaker roles in step with the project."""
+    """An unchanged file: keep its attributes and speaker roles in step with the project.
+
+    Nothing is written when nothing changed, so re-ingesting an unchanged corpus is cheap.
+    """
+    attributes = {k: v for k, v in previous.attributes.items() if v[1] != "sheet"}
+    for k, v in (row or {}).items():
+        attributes[k] = (v, "sheet")
+    interviewer = attributes.get("interviewer", (None, ""))[0]
+    key = roles_key(project.speakers, tid, interviewer)
+    source = _relative(project, path)
+    if (attributes == previous.attributes and key == previous.roles_key
+            and source == previous.source_path):
+        return FileOutcome(str(path), tid, "unchanged", "unchanged")
     with store.write() as conn:
-        current = q.attributes_of(conn, tid)
-        attributes = {k: v for k, v in current.items() if v[1] != "sheet"}
-        for k, v in (row or {}).items():
-            attributes[k] = (v, "sheet")
         changed = q.set_attributes(conn, tid, attributes)
-        interviewer = attributes.get("interviewer", (None, ""))[0]
-        key = roles_key(project.speakers, tid, interviewer)
-        if key != q.get_roles_key(conn, tid):
+        if key != previous.roles_key:
             record = q.load(conn, tid)
             assert record is not None
             spans = [(t.speaker, t.start, t.end) for t in record.turns]
@@ -321,19 +327,22 @@ def _unchanged(project: Project, store: Store, path: Path, tid: str,
                                      project.speakers, interviewer)
             changed = q.update_roles(conn, tid, roles) or changed
             q.set_roles_key(conn, tid, key)
-        source = _relative(project, path)
         q.set_source_path(conn, tid, source)
     message = "unchanged" + (" (attributes or speaker roles updated)" if changed else "")
     return FileOutcome(str(path), tid, "unchanged", message)
 
 
-def _refresh_attributes(project: Project, store: Store, ids: set[str], sheet: Sheet) -> None:
-    if not ids or not sheet.rows:
+def _refresh_attributes(store: Store, known: dict[str, Fingerprint], sheet: Sheet) -> None:
+    """Keep the sheet's attributes in step for transcripts not read in this run."""
+    updates: dict[str, dict[str, tuple[str, str]]] = {}
+    for tid, previous in known.items():
+        attributes = {k: v for k, v in previous.attributes.items() if v[1] != "sheet"}
+        for k, v in sheet.row(tid, previous.attributes).items():
+            attributes[k] = (v, "sheet")
+        if attributes != previous.attributes:
+            updates[tid] = attributes
+    if not updates:
         return
     with store.write() as conn:
-        for tid in sorted(ids):
-            record_attrs = q.attributes_of(conn, tid)
-            attributes = {k: v for k, v in record_attrs.items() if v[1] != "sheet"}
-            for k, v in sheet.rows.get(tid, {}).items():
-                attributes[k] = (v, "sheet")
+        for tid, attributes in sorted(updates.items()):
             q.set_attributes(conn, tid, attributes)

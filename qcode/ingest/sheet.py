@@ -20,6 +20,13 @@ class Sheet:
     rows: dict[str, dict[str, str]] = field(default_factory=dict)  # id → attributes
     lines: dict[str, int] = field(default_factory=dict)  # id → line number in the file
     errors: list[InputError] = field(default_factory=list)
+    readable: bool = True  # False: the sheet could not be read at all, so it applies to nothing
+
+    def row(self, tid: str, previous: dict[str, tuple[str, str]]) -> dict[str, str]:
+        """The sheet's attributes for ``tid``; an unreadable sheet keeps the ones stored."""
+        if not self.readable:
+            return {k: v for k, (v, src) in previous.items() if src == "sheet"}
+        return self.rows.get(tid, {})
 
     def check_ids(self, known: set[str]) -> None:
         """Report rows whose id names no transcript (they are not applied)."""
@@ -43,11 +50,13 @@ def read_sheet(path: Path) -> Sheet:
     except OSError as exc:
         sheet.errors.append(InputError(f"cannot read the attribute sheet: {exc.strerror}",
                                        path=path))
+        sheet.readable = False
         return sheet
     try:
         text = normalise_text(decode_text(data, path))
     except InputError as exc:
         sheet.errors.append(exc)
+        sheet.readable = False
         return sheet
     try:
         dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(
@@ -60,6 +69,7 @@ def read_sheet(path: Path) -> Sheet:
     except (StopIteration, csv.Error):
         sheet.errors.append(InputError("the attribute sheet has no header row", path=path,
                                        line=1))
+        sheet.readable = False
         return sheet
     names = [h.strip() for h in header]
     lowered = [n.casefold() for n in names]
@@ -68,6 +78,7 @@ def read_sheet(path: Path) -> Sheet:
         sheet.errors.append(InputError(
             "the attribute sheet has no 'id' column", path=path, line=1,
             hint="name the first column 'id' and put transcript ids in it"))
+        sheet.readable = False
         return sheet
     for i, name in enumerate(names):
         if not name:

@@ -44,10 +44,12 @@ class TranscriptRecord:
 
 @dataclass(slots=True)
 class Fingerprint:
-    """What decides whether a file needs re-reading."""
+    """What decides whether a file needs re-reading, or its attributes and roles updating."""
 
     source_path: str
     file_hash: str
     text_hash: str
     reader_version: int
     version: int
+    roles_key: str = ""
+    attributes: dict[str, tuple[str, str]] = field(default_factory=dict)

@@ -22,12 +22,15 @@ def _now() -> str:
 
 
 def fingerprints(conn: Connection) -> dict[str, Fingerprint]:
-    """Every transcript's fingerprint, by id (one query: re-ingest checks stay cheap)."""
-    t = s.transcripts
+    """Every transcript's fingerprint, by id (two queries: re-ingest checks stay cheap)."""
+    t, a = s.transcripts, s.attributes
     rows = conn.execute(select(t.c.id, t.c.source_path, t.c.file_hash, t.c.text_hash,
-                               t.c.reader_version, t.c.version))
-    return {r.id: Fingerprint(r.source_path, r.file_hash, r.text_hash, r.reader_version,
-                              r.version) for r in rows}
+                               t.c.reader_version, t.c.version, t.c.roles_key))
+    out = {r.id: Fingerprint(r.source_path, r.file_hash, r.text_hash, r.reader_version,
+                             r.version, r.roles_key) for r in rows}
+    for r in conn.execute(select(a.c.transcript_id, a.c.name, a.c.value, a.c.source)):
+        out[r.transcript_id].attributes[r.name] = (r.value, r.source)
+    return out
 
 
 def transcript_ids(conn: Connection) -> list[str]:

@@ -245,13 +245,26 @@ def test_same_id_from_another_folder_is_refused_but_a_moved_file_is_followed(
         assert q.summaries(conn)[0]["file"] == "transcripts/sub/T1.md"
 
 
-def test_unreadable_attribute_sheet_is_reported_not_fatal(project_dir: Path) -> None:
-    write(project_dir / "transcripts", "T1.txt", GOOD)
-    write(project_dir / "transcripts", "attributes.csv", b"")
+def test_unreadable_attribute_sheet_is_reported_and_keeps_stored_attributes(
+        project_dir: Path) -> None:
+    tr = project_dir / "transcripts"
+    write(tr, "T1.txt", GOOD)
+    write(tr, "T2.txt", GOOD)
+    write(tr, "attributes.csv", "id,initiative\nT1,a\nT2,b\n")
+    run(project_dir)
+    write(tr, "T1.txt", GOOD.replace("Et après", "Et ensuite"))  # T1 is read again
+    write(tr, "attributes.csv", b"")
     report, store = run(project_dir)
-    assert report.errors == [f"{project_dir / 'transcripts' / 'attributes.csv'}: empty file: "
-                             "nothing to ingest"]
-    assert report.outcomes[0].status == "added"
+    assert report.errors == [f"{tr / 'attributes.csv'}: empty file: nothing to ingest"]
+    assert sorted(o.status for o in report.outcomes) == ["unchanged", "updated"]
+    with store.read() as conn:  # a broken sheet does not wipe what the last good one said
+        assert q.attributes_of(conn, "T1") == {"initiative": ("a", "sheet")}
+        assert q.attributes_of(conn, "T2") == {"initiative": ("b", "sheet")}
+    (tr / "attributes.csv").unlink()  # no sheet at all: it says nothing any more
+    report, store = run(project_dir)
+    assert report.ok
+    with store.read() as conn:
+        assert q.attributes_of(conn, "T1") == {}
 
 
 def test_no_interviewer_is_a_warning(project_dir: Path) -> None:
