@@ -1,0 +1,1 @@
+"""Benchmarks of qcode: a transcript generator for scale tests and timing scripts."""
