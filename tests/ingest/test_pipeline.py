@@ -130,6 +130,7 @@ BAD_FILES: list[tuple[str, bytes, str]] = [
                    b'<Turn speaker="spk1" startTime="0" endTime="2">bonjour', ""),
     ("broken-cues.vtt", b"WEBVTT\n\n00:00:01.000 --> zz\nBonjour\n", ""),
     ("photo.pdf", b"%PDF-1.4", "unsupported file type"),
+    ("ebcdic.txt", "E : Été ?\nR : Oui.\n".encode("cp500") * 5, "unknown text encoding"),
 ]
 
 
