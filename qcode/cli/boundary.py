@@ -8,6 +8,7 @@ Anything else is a bug and keeps its traceback.
 from __future__ import annotations
 
 import functools
+import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -26,7 +27,10 @@ def command(func: F) -> F:
             return func(*args, **kwargs)
         except ValidationError as exc:
             for problem in exc.problems:
-                error(problem)
+                if problem.startswith("warning: "):
+                    print(problem, file=sys.stderr)
+                else:
+                    error(problem)
             error(str(exc))
             raise typer.Exit(int(exc.exit_code)) from None
         except QcodeError as exc:

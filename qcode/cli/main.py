@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from qcode import __version__
+from qcode.cli import codebook as codebook_cli
 from qcode.cli import transcripts as transcripts_cli
 from qcode.cli.boundary import command
 from qcode.cli.common import ProjectOpt, open_project, open_store
@@ -31,6 +32,7 @@ app = typer.Typer(
     "130 interrupted.",
 )
 app.add_typer(transcripts_cli.app, name="transcripts")
+app.add_typer(codebook_cli.app, name="codebook")
 
 
 def _version(value: bool) -> None:

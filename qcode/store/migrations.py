@@ -23,8 +23,14 @@ def _initial(conn: Connection) -> None:  # pragma: no cover - stores start at LA
     schema.metadata.create_all(conn)
 
 
+def _codebook(conn: Connection) -> None:
+    for table in (schema.codes, schema.codebook_state, schema.codings):
+        table.create(conn)  # with its indexes
+
+
 MIGRATIONS: list[Migration] = [
     (1, "transcripts, versions, attributes, turns, sentences", _initial),
+    (2, "codes, codebook state, codings", _codebook),
 ]
 LATEST = MIGRATIONS[-1][0]
 

@@ -8,6 +8,7 @@ Offsets (``start``, ``end``) are code points into ``transcripts.text``; times ar
 from __future__ import annotations
 
 from sqlalchemy import (
+    Boolean,
     Column,
     ForeignKey,
     ForeignKeyConstraint,
@@ -99,3 +100,51 @@ sentences = Table(
         ["transcript_id", "turn_idx"], ["turns.transcript_id", "turns.idx"], ondelete="CASCADE"
     ),
 )
+
+# --- codebook (schema version 2) -------------------------------------------------------------
+
+# The codebook's entries as last synced from the YAML file (the YAML is the source of truth).
+# A code removed from the YAML while codings still use it is kept with status 'orphan'.
+codes = Table(
+    "codes",
+    metadata,
+    Column("id", String(200), primary_key=True),
+    Column("parent_id", String(200)),
+    Column("label", Text, nullable=False),
+    Column("depth", Integer, nullable=False),
+    Column("position", Integer, nullable=False),  # order in the codebook (tree order)
+    Column("codable", Boolean, nullable=False),
+    Column("color", String(7)),
+    Column("key", String(2)),
+    Column("description", Text, nullable=False, default=""),
+    Column("status", String(16), nullable=False, default="active"),  # active | orphan
+)
+
+# One row per setting of the synced codebook: its path and content digest.
+codebook_state = Table(
+    "codebook_state",
+    metadata,
+    Column("name", String(32), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+# A passage of a transcript coded with a code. ``snapshot`` is the quoted text at coding time
+# (to re-anchor the coding when the transcript is corrected).
+codings = Table(
+    "codings",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("transcript_id", String(200), ForeignKey("transcripts.id", ondelete="CASCADE"),
+           nullable=False),
+    Column("start", Integer, nullable=False),
+    Column("end", Integer, nullable=False),
+    Column("code_id", String(200), nullable=False),
+    Column("coder", String(200), nullable=False),
+    Column("origin", String(16), nullable=False),  # manual | keyword | import
+    Column("snapshot", Text, nullable=False),
+    Column("memo", Text, nullable=False, default=""),
+    Column("created_at", String(32), nullable=False),
+    Column("updated_at", String(32), nullable=False),
+)
+Index("ix_codings_code", codings.c.code_id)
+Index("ix_codings_transcript", codings.c.transcript_id, codings.c.start)

@@ -143,19 +143,42 @@ def test_pending_migrations_run_in_order_with_backup_first(tmp_path: Path,
     Store.open(db).close()
     calls: list[str] = []
 
+    nxt = migrations.LATEST + 1
+
     def m2(conn: object) -> None:
         calls.append("m2")
 
-    monkeypatch.setattr(migrations, "MIGRATIONS", [*migrations.MIGRATIONS, (2, "test", m2)])
-    monkeypatch.setattr(migrations, "LATEST", 2)
+    monkeypatch.setattr(migrations, "MIGRATIONS", [*migrations.MIGRATIONS, (nxt, "test", m2)])
+    monkeypatch.setattr(migrations, "LATEST", nxt)
     store = Store.open(db)  # opening migrates
     assert calls == ["m2"]
     [backup] = (tmp_path / "backups").iterdir()
-    assert backup.name.startswith("s-v1-")
+    assert backup.name.startswith(f"s-v{nxt - 1}-")
     with sqlite3.connect(backup) as raw:  # the copy is of the store before the migration
-        assert raw.execute("SELECT max(version) FROM schema_version").fetchone()[0] == 1
+        assert raw.execute("SELECT max(version) FROM schema_version").fetchone()[0] == nxt - 1
     store.close()
     Store.open(db).close()  # already at 2: nothing runs twice
     assert calls == ["m2"]
     with sqlite3.connect(db) as raw:
-        assert raw.execute("SELECT max(version) FROM schema_version").fetchone()[0] == 2
+        assert raw.execute("SELECT max(version) FROM schema_version").fetchone()[0] == nxt
+
+
+def test_a_version_1_store_is_migrated_with_its_data(tmp_path: Path) -> None:
+    from sqlalchemy import create_engine
+
+    db = tmp_path / "v1.db"
+    engine = create_engine(f"sqlite:///{db}")
+    v1 = [schema.schema_version, schema.transcripts, schema.transcript_versions,
+          schema.attributes, schema.turns, schema.sentences]
+    with engine.begin() as conn:
+        schema.metadata.create_all(conn, tables=v1)
+        conn.execute(schema.schema_version.insert().values(version=1, applied_at="then",
+                                                           description="created"))
+        q.save(conn, record())
+    engine.dispose()
+    store = Store.open(db)
+    with store.read() as conn:
+        assert migrations.current_version(conn) == migrations.LATEST
+        assert q.transcript_ids(conn) == ["T1"]
+        assert conn.execute(select(schema.codings)).all() == []
+    assert len(list((tmp_path / "backups").iterdir())) == 1
