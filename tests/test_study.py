@@ -17,6 +17,7 @@ def study(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("study")
     shutil.copy(REPO / "qcode.yaml", root / "qcode.yaml")
     shutil.copytree(REPO / "transcripts", root / "transcripts")
+    shutil.copytree(REPO / "codebooks", root / "codebooks")
     result = qcode("run", "--format", "json", cwd=root)
     assert result.returncode == 0, result.stderr
     return root
@@ -32,6 +33,26 @@ def test_main_job_summary(study: Path) -> None:
                    if g["group"] == "initiative"}
     assert initiatives == {"amicale-glycines": 10, "amis-de-la-cour": 10, "les-ailes": 10,
                            "republique-voisins": 10}
+    themes = {t["theme"]: t for t in summary["codebook"]}
+    assert list(themes) == ["initial-aim", "values", "method-communication", "governance",
+                            "economic-model", "public-space", "institutions",
+                            "social-production", "resilience-factors"]
+    assert 30 <= sum(t["codes"] for t in themes.values()) <= 50
+
+
+def test_study_codebook_is_valid_and_complete() -> None:
+    from qcode.codebook import load_valid
+
+    book = load_valid(REPO / "codebooks" / "voisinage-resilience.yaml")
+    assert book.warnings == []
+    for code in book.walk():
+        if code.depth == 0:
+            assert not code.codable and code.description and code.color
+            continue
+        assert code.description and code.include and code.exclude, code.id
+        assert code.examples and len(code.keywords) >= 8, code.id
+    keys = [c.key for c in book.codes.values() if c.key]
+    assert len(keys) == len(set(keys)) >= 20
 
 
 def test_every_transcript_has_speakers_interviewer_and_attributes(study: Path) -> None:

@@ -154,49 +154,34 @@ def run(
     fmt: Annotated[Format, typer.Option("--format", "-f", help="Summary format.")] = Format.table,
     project: ProjectOpt = None,
 ) -> None:
-    """The main job: ingest the project's transcripts and print a summary of the study."""
-    from qcode import transcripts as lib
+    """The main job: ingest the transcripts, check and sync the codebook, summarise the study."""
+    from qcode import mainjob
 
     proj = open_project(ctx, project)
-    report = _run_ingest(proj, None, False)
-    _report_ingest(report, verbose=False)
-    rows = lib.list_transcripts(open_store(proj))
-    summary = _summary(rows)
+    update, bar = _progress_bar(True)
+    store = open_store(proj)
+    if bar is not None:
+        with bar:
+            result = mainjob.run(proj, store, update)
+    else:
+        result = mainjob.run(proj, store)
+    _report_ingest(result.ingest, verbose=False)
+    for note in result.notes:
+        info(f"note: {note}")
+    summary = result.summary
     if fmt is Format.json:
-        render_object({"project": proj.name, **summary, "errors": report.errors})
+        render_object({"project": proj.name, **summary, "codebook": result.codebook,
+                       "errors": result.ingest.errors})
     else:
         info(f"\n{proj.name}")
-        render(summary["by_format"] + summary["totals"], fmt,
-               columns=["group", "value", "transcripts", "turns", "words"],
+        columns = ["group", "value", "transcripts", "turns", "words"]
+        render(summary["by_format"] + summary["totals"], fmt, columns,
                title="Transcripts in the store")
-        render(summary["by_attribute"], fmt,
-               columns=["group", "value", "transcripts", "turns", "words"],
-               title="By initiative and role")
-    if not report.ok:
+        render(summary["by_attribute"], fmt, columns, title="By initiative and role")
+        if result.codebook:
+            render(result.codebook, fmt, title="Codebook themes")
+    if not result.ok:
         raise typer.Exit(1)
-
-
-def _summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    def group(name: str, key: Any) -> list[dict[str, Any]]:
-        acc: dict[str, dict[str, Any]] = {}
-        for r in rows:
-            value = key(r) or "(none)"
-            g = acc.setdefault(value, {"group": name, "value": value, "transcripts": 0,
-                                       "turns": 0, "words": 0})
-            g["transcripts"] += 1
-            g["turns"] += r["turns"]
-            g["words"] += r["words"]
-        return [acc[k] for k in sorted(acc)]
-
-    return {
-        "by_format": group("format", lambda r: r["format"]),
-        "by_attribute": group("initiative", lambda r: r["attributes"].get("initiative"))
-        + group("role", lambda r: r["attributes"].get("role")),
-        "totals": [{"group": "total", "value": "all", "transcripts": len(rows),
-                    "turns": sum(r["turns"] for r in rows),
-                    "words": sum(r["words"] for r in rows)}],
-        "transcripts_without_interviewer": [r["id"] for r in rows if not r["interviewer"]],
-    }
 
 
 def run_cli() -> None:
