@@ -23,14 +23,15 @@ def _initial(conn: Connection) -> None:  # pragma: no cover - stores start at LA
     schema.metadata.create_all(conn)
 
 
-def _codebook(conn: Connection) -> None:
-    for table in (schema.codes, schema.codebook_state, schema.codings):
+def _coding(conn: Connection) -> None:
+    for table in (schema.codes, schema.codebook_state, schema.codings, schema.suggestions,
+                  schema.memos, schema.lemma_cache, schema.journal):
         table.create(conn)  # with its indexes
 
 
 MIGRATIONS: list[Migration] = [
     (1, "transcripts, versions, attributes, turns, sentences", _initial),
-    (2, "codes, codebook state, codings", _codebook),
+    (2, "codes, codebook state, codings, suggestions, memos, lemma cache, journal", _coding),
 ]
 LATEST = MIGRATIONS[-1][0]
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from sqlalchemy import (
     Boolean,
     Column,
+    Float,
     ForeignKey,
     ForeignKeyConstraint,
     Index,
@@ -101,7 +102,7 @@ sentences = Table(
     ),
 )
 
-# --- codebook (schema version 2) -------------------------------------------------------------
+# --- codebook and coding (schema version 2) -------------------------------------------------------------
 
 # The codebook's entries as last synced from the YAML file (the YAML is the source of truth).
 # A code removed from the YAML while codings still use it is kept with status 'orphan'.
@@ -145,6 +146,76 @@ codings = Table(
     Column("memo", Text, nullable=False, default=""),
     Column("created_at", String(32), nullable=False),
     Column("updated_at", String(32), nullable=False),
+    # re-anchoring after a corrected transcript: '' (placed), 'ambiguous' or 'unplaced'
+    Column("flag", String(16), nullable=False, default=""),
+    Column("flag_note", Text, nullable=False, default=""),
 )
 Index("ix_codings_code", codings.c.code_id)
 Index("ix_codings_transcript", codings.c.transcript_id, codings.c.start)
+
+# Keyword suggestions: a passage, the code its keywords point to, a score and the trigger
+# words; the status records the researcher's decision. ``text_key`` identifies the suggested
+# text (transcript, code, quoted text) so that a rejected suggestion never comes back for it.
+suggestions = Table(
+    "suggestions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("transcript_id", String(200), ForeignKey("transcripts.id", ondelete="CASCADE"),
+           nullable=False),
+    Column("start", Integer, nullable=False),
+    Column("end", Integer, nullable=False),
+    Column("code_id", String(200), nullable=False),
+    Column("unit", String(16), nullable=False),  # sentence | turn
+    Column("score", Float, nullable=False),
+    Column("triggers_json", Text, nullable=False),  # [{"keyword", "start", "end", "form"}]
+    Column("snapshot", Text, nullable=False),
+    Column("text_key", String(64), nullable=False),
+    Column("status", String(16), nullable=False, default="pending"),
+    Column("decided_by", String(200)),
+    Column("decided_at", String(32)),
+    Column("coding_id", Integer),  # the coding an accepted suggestion became
+    Column("created_at", String(32), nullable=False),
+    Column("flag", String(16), nullable=False, default=""),
+    Column("flag_note", Text, nullable=False, default=""),
+)
+Index("ix_suggestions_status", suggestions.c.status, suggestions.c.code_id)
+Index("ix_suggestions_key", suggestions.c.text_key, unique=True)
+
+# Memos on the project, a transcript, a code or a coding.
+memos = Table(
+    "memos",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("target_type", String(16), nullable=False),  # project | transcript | code | coding
+    Column("target_id", String(200), nullable=False),  # '' for the project
+    Column("coder", String(200), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("created_at", String(32), nullable=False),
+    Column("updated_at", String(32), nullable=False),
+)
+Index("ix_memos_target", memos.c.target_type, memos.c.target_id)
+
+# Tokens and folded lemmas of each transcript, computed once by the language model and keyed
+# by the text's digest and the model, so suggestions never run the model again.
+lemma_cache = Table(
+    "lemma_cache",
+    metadata,
+    Column("text_hash", String(64), primary_key=True),
+    Column("model", String(100), primary_key=True),
+    Column("data", Text, nullable=False),  # JSON: per turn, token offsets and folded lemmas
+    Column("created_at", String(32), nullable=False),
+)
+
+# Every user action that changes codings, suggestions or memos, so that 'qcode undo' can
+# revert a coder's last action.
+journal = Table(
+    "journal",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("coder", String(200), nullable=False),
+    Column("action", String(32), nullable=False),
+    Column("payload_json", Text, nullable=False),  # what is needed to revert the action
+    Column("created_at", String(32), nullable=False),
+    Column("undone", Boolean, nullable=False, default=False),
+)
+Index("ix_journal_coder", journal.c.coder, journal.c.id)
