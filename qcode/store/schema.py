@@ -102,7 +102,7 @@ sentences = Table(
     ),
 )
 
-# --- codebook and coding (schema version 2) -------------------------------------------------------------
+# --- codebook and coding (schema version 2) ------------------------------------------------
 
 # The codebook's entries as last synced from the YAML file (the YAML is the source of truth).
 # A code removed from the YAML while codings still use it is kept with status 'orphan'.
