@@ -11,6 +11,12 @@ from sqlalchemy import Connection, delete, insert, select, update
 from qcode.store import schema as s
 
 
+def _new_id(result: Any) -> int:
+    key = result.inserted_primary_key
+    assert key is not None
+    return int(key[0])
+
+
 def now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
@@ -34,7 +40,7 @@ def add(conn: Connection, *, transcript_id: str, start: int, end: int, code_id: 
     result = conn.execute(insert(s.codings).values(
         transcript_id=transcript_id, start=start, end=end, code_id=code_id, coder=coder,
         origin=origin, snapshot=snapshot, memo=memo, created_at=stamp, updated_at=stamp))
-    return int(result.inserted_primary_key[0]), True
+    return _new_id(result), True
 
 
 def get(conn: Connection, coding_id: int) -> dict[str, Any] | None:
@@ -90,7 +96,7 @@ def add_memo(conn: Connection, target_type: str, target_id: str, coder: str, tex
     result = conn.execute(insert(s.memos).values(
         target_type=target_type, target_id=target_id, coder=coder, text=text,
         created_at=stamp, updated_at=stamp))
-    return int(result.inserted_primary_key[0])
+    return _new_id(result)
 
 
 def memos(conn: Connection, target_type: str | None = None, target_id: str | None = None
@@ -120,7 +126,7 @@ def log(conn: Connection, coder: str, action: str, payload: dict[str, Any]) -> i
     result = conn.execute(insert(s.journal).values(
         coder=coder, action=action, payload_json=json.dumps(payload, ensure_ascii=False),
         created_at=now(), undone=False))
-    return int(result.inserted_primary_key[0])
+    return _new_id(result)
 
 
 def last_action(conn: Connection, coder: str) -> dict[str, Any] | None:
