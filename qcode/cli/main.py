@@ -12,6 +12,7 @@ import typer
 
 from qcode import __version__
 from qcode.cli import codebook as codebook_cli
+from qcode.cli import coding as coding_cli
 from qcode.cli import transcripts as transcripts_cli
 from qcode.cli.boundary import command
 from qcode.cli.common import ProjectOpt, open_project, open_store
@@ -33,6 +34,7 @@ app = typer.Typer(
 )
 app.add_typer(transcripts_cli.app, name="transcripts")
 app.add_typer(codebook_cli.app, name="codebook")
+coding_cli.register(app)
 
 
 def _version(value: bool) -> None:
