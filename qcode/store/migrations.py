@@ -25,13 +25,14 @@ def _initial(conn: Connection) -> None:  # pragma: no cover - stores start at LA
 
 def _coding(conn: Connection) -> None:
     for table in (schema.codes, schema.codebook_state, schema.codings, schema.suggestions,
-                  schema.memos, schema.lemma_cache, schema.journal):
+                  schema.memos, schema.lemma_cache, schema.journal, schema.positions):
         table.create(conn)  # with its indexes
 
 
 MIGRATIONS: list[Migration] = [
     (1, "transcripts, versions, attributes, turns, sentences", _initial),
-    (2, "codes, codebook state, codings, suggestions, memos, lemma cache, journal", _coding),
+    (2, "codes, codebook state, codings, suggestions, memos, lemma cache, journal, "
+        "positions", _coding),
 ]
 LATEST = MIGRATIONS[-1][0]
 

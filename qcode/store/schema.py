@@ -219,3 +219,14 @@ journal = Table(
     Column("undone", Boolean, nullable=False, default=False),
 )
 Index("ix_journal_coder", journal.c.coder, journal.c.id)
+
+# Where each coder stopped in each transcript, so an interactive session resumes there.
+positions = Table(
+    "positions",
+    metadata,
+    Column("coder", String(200), primary_key=True),
+    Column("transcript_id", String(200), ForeignKey("transcripts.id", ondelete="CASCADE"),
+           primary_key=True),
+    Column("turn", Integer, nullable=False),
+    Column("updated_at", String(32), nullable=False),
+)
