@@ -104,7 +104,7 @@ def _report_ingest(report: IngestReport, verbose: bool = True) -> None:
             continue
         if verbose and outcome.status in {"added", "updated", "refreshed"}:
             info(f"{outcome.status:9} {outcome.transcript_id}: {outcome.turns} turns, "
-                 f"{outcome.words} words")
+                 f"{outcome.words} words" + (f"; {outcome.message}" if outcome.message else ""))
         elif verbose and outcome.status == "unchanged":
             info(f"{'unchanged':9} {outcome.transcript_id}"
                  + (f" — {outcome.message.removeprefix('unchanged ')}"

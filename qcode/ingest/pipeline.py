@@ -291,11 +291,21 @@ def _ingest_one(
         parsed = read_file(path, data, project.speakers.known_labels(tid))
         record = build_record(project, tid, path, data, parsed, row)
         interviewer = record.attributes.get("interviewer", (None, ""))[0]
+        anchored = None
         with store.write() as conn:
+            old_text = q.text_of(conn, tid)
             status = q.save(conn, record)
             q.set_roles_key(conn, tid, roles_key(project.speakers, tid, interviewer))
-        return FileOutcome(str(path), tid, status, "", len(record.turns), record.words,
-                           record.warnings)
+            if status == "updated" and old_text is not None:
+                from qcode.anchor import reanchor
+
+                anchored = reanchor(conn, tid, old_text, record.text, record.version)
+        outcome = FileOutcome(str(path), tid, status, "", len(record.turns), record.words,
+                              record.warnings)
+        if anchored is not None and anchored.counts:
+            outcome.message = f"codings re-anchored: {anchored.summary()}"
+            outcome.warnings.extend(anchored.flagged)
+        return outcome
     except QcodeError as exc:
         return FileOutcome(str(path), tid, "failed", str(exc))
     except OSError as exc:

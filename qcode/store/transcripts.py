@@ -33,6 +33,11 @@ def fingerprints(conn: Connection) -> dict[str, Fingerprint]:
     return out
 
 
+def text_of(conn: Connection, transcript_id: str) -> str | None:
+    t = s.transcripts
+    return conn.execute(select(t.c.text).where(t.c.id == transcript_id)).scalar()
+
+
 def transcript_ids(conn: Connection) -> list[str]:
     return list(conn.execute(select(s.transcripts.c.id).order_by(s.transcripts.c.id)).scalars())
 
