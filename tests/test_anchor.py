@@ -100,7 +100,6 @@ def test_quotes_that_occur_several_times_stay_on_their_own_occurrence(
     v2 = "Entretien T1 (transcription relue)\n" + V1.split("\n", 1)[1].replace(
         "Comment ça a commencé ?", "Comment est-ce que ça a commencé, au tout début ?")
     rows = _by_code(_reingest(env, v2))
-    root, store = env
     text = v2
     third_oui = [i for i in range(len(text)) if text.startswith("Oui.", i)][2]
     assert (rows["entraide"]["start"], rows["entraide"]["flag"]) == (third_oui, "")
