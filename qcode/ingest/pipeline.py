@@ -28,7 +28,7 @@ from qcode.store import transcripts as q
 from qcode.store.records import Fingerprint, SentenceRecord, TranscriptRecord, TurnRecord
 
 # Bump when a reader's output changes, so that unchanged files are read again.
-READER_VERSION = 1
+READER_VERSION = 2
 
 # extension → (module, function, format name)
 READERS: dict[str, tuple[str, str]] = {

@@ -1,7 +1,8 @@
 """Sentence spans inside a turn, computed at ingest without loading a language model.
 
-A sentence ends at ``.``, ``!``, ``?`` or ``…`` (with any closing quotes or brackets) followed by
-a space and a capital, a digit or an opening quote; or at a line break. Common French
+A sentence ends at ``.``, ``!``, ``?`` or ``…`` (with any closing quotes or brackets, and a
+transcription mark such as ``[rires]`` that follows it) followed by a space and a capital, a
+digit or an opening quote; or at a line break. Common French
 abbreviations (``M.``, ``Mme``, ``cf.``, ``etc.`` before a lower-case word) and initials
 (``M. D.``) do not end a sentence. Sentences are the finest unit a coder picks by number.
 """
@@ -18,8 +19,10 @@ _ABBREVIATIONS = frozenset(
     }
 )
 _CLOSE = r"(?:[ \u00a0\u202f]?[»”\"')\]])*"
+_MARK = r"(?:[ \u00a0\u202f]+[\[(][^\])\n]{1,30}[\])])"  # [rires], (silence) after the end
 _BOUNDARY_RE = re.compile(
-    rf"[.!?…]+{_CLOSE}(?=[ \t\u00a0\u202f]+[«“\"(\[—–\-]?[ \u00a0\u202f]*[A-ZÀ-ÖØ-Þ0-9])"
+    rf"[.!?…]+{_CLOSE}{_MARK}+(?=[ \t\u00a0\u202f]+[«“\"(\[—–\-]?[ \u00a0\u202f]*[A-ZÀ-ÖØ-Þ0-9])"
+    rf"|[.!?…]+{_CLOSE}(?=[ \t\u00a0\u202f]+[«“\"(\[—–\-]?[ \u00a0\u202f]*[A-ZÀ-ÖØ-Þ0-9])"
     rf"|[!?]+{_CLOSE}(?=[ \t\u00a0\u202f]+\S)"
     r"|\n+"
 )

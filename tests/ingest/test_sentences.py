@@ -38,3 +38,9 @@ def test_property_sentences_are_ordered_trimmed_and_inside(text: str) -> None:
         assert previous <= s < e <= len(text)
         assert text[s:e] == text[s:e].strip()
         previous = e
+
+
+def test_a_transcription_mark_after_the_end_stays_with_its_sentence() -> None:
+    text = "Comment c’est né… [rires] Alors, il y a deux versions. C’était dur (silence) Oui."
+    assert sents(text) == ["Comment c’est né… [rires]", "Alors, il y a deux versions.",
+                           "C’était dur (silence) Oui."]
