@@ -28,10 +28,10 @@ ENTRY_FIELDS = (
 KEYWORD_FIELDS = ("term", "regex", "exact", "fuzzy", "not")
 TOP_FIELDS = ("name", "language", "description", "themes", "codes", "version")
 
-_ID_RE = re.compile(r"^[^\W_][\w.\-]*$")
-_COLOR_RE = re.compile(r"^#[0-9A-Fa-f]{6}$")
-_KEY_RE = re.compile(r"^[^\W\d_]{1,2}$")
-_GUID_RE = re.compile(
+ID_RE = re.compile(r"^[^\W_][\w.\-]*$")
+COLOR_RE = re.compile(r"^#[0-9A-Fa-f]{6}$")
+KEY_RE = re.compile(r"^[^\W\d_]{1,2}$")
+GUID_RE = re.compile(
     r"^\{?[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\}?$")
 
 
@@ -220,7 +220,7 @@ class _Loader:
             self.problem(where, "entry without an id", "add 'id: some-id' (unique)")
             return
         cid = str(raw_id).strip()
-        if not _ID_RE.match(cid):
+        if not ID_RE.match(cid):
             self.problem((*where, "id"), f"invalid id {cid!r}",
                          "use letters (accents allowed), digits, '-', '_' or '.'")
         if cid in self.book.codes:
@@ -254,14 +254,14 @@ class _Loader:
                 code.unit = unit
         color = entry.get("color")
         if color is not None:
-            if not isinstance(color, str) or not _COLOR_RE.match(color):
+            if not isinstance(color, str) or not COLOR_RE.match(color):
                 self.problem((*where, "color"), f"invalid colour {color!r}",
                              'write it as "#RRGGBB" (quoted), e.g. "#4E79A7"')
             else:
                 code.color = color.upper()
         key = entry.get("key")
         if key is not None:
-            if not isinstance(key, str) or not _KEY_RE.match(key):
+            if not isinstance(key, str) or not KEY_RE.match(key):
                 self.problem((*where, "key"), f"invalid key {key!r}",
                              "use one or two letters, e.g. 'gb'")
             else:
@@ -274,7 +274,7 @@ class _Loader:
                 code.codable = codable
         guid = entry.get("guid")
         if guid is not None:
-            if not isinstance(guid, str) or not _GUID_RE.match(guid):
+            if not isinstance(guid, str) or not GUID_RE.match(guid):
                 self.problem((*where, "guid"), f"invalid GUID {guid!r}",
                              "use the 8-4-4-4-12 hexadecimal form, or remove it")
             else:

@@ -97,3 +97,5 @@ def sync(ctx: typer.Context, force: ForceOpt = False, project: ProjectOpt = None
     report_sync(report)
     if not report.changed:
         info("codebook already in sync")
+from qcode.cli import codebook_edit as _edit  # noqa: E402,F401  (registers add/rename/merge/move)
+from qcode.cli import codebook_refi as _refi  # noqa: E402,F401  (registers export/import)
