@@ -170,3 +170,24 @@ def test_cli_tag_with_accented_codes_and_quote(env: tuple[Store, object, Path]) 
     assert result.stderr == "memo 1 added on the code santé\n"
     shown = json.loads(qcode("memo", "show", "1", "-f", "json", cwd=root).stdout)
     assert (shown["coder"], shown["text"]) == ("claire", "Définition à revoir")
+
+
+def test_codings_follow_codebook_edits_end_to_end(env: tuple[Store, object, Path]) -> None:
+    root = env[2]
+    assert qcode("tag", "T1", "2.2", "entraide", "--coder", "claire", cwd=root).returncode == 0
+    assert qcode("tag", "T1", "4.2", "bureau", "--coder", "claire", cwd=root).returncode == 0
+    assert qcode("tag", "T1", "2.2", "récit", "--coder", "claire", cwd=root).returncode == 0
+    result = qcode("codebook", "rename", "entraide", "solidarité", "--label", "Solidarité",
+                   cwd=root)
+    assert result.returncode == 0, result.stderr
+    result = qcode("codebook", "merge", "récit", "solidarité", cwd=root)
+    assert result.returncode == 0, result.stderr
+    result = qcode("codebook", "move", "bureau", "--to", "social", cwd=root)
+    assert result.returncode == 0, result.stderr
+    rows = json.loads(qcode("codings", "list", "-f", "json", cwd=root).stdout)
+    assert [(r["turn"], r["code"], r["label"]) for r in rows] == [
+        (2, "solidarité", "Solidarité"), (4, "bureau", "Le bureau")]  # merged: one left
+    shown = {r["id"]: r for r in json.loads(qcode("codebook", "show", "-f", "json",
+                                                   cwd=root).stdout)}
+    assert shown["bureau"]["theme"] == "social"
+    assert shown["solidarité"]["codings"] == 1
