@@ -13,6 +13,9 @@ import typer
 from qcode import __version__
 from qcode.cli import codebook as codebook_cli
 from qcode.cli import coding as coding_cli
+from qcode.cli import review as review_cli
+from qcode.cli import session as session_cli
+from qcode.cli import suggest as suggest_cli
 from qcode.cli import transcripts as transcripts_cli
 from qcode.cli.boundary import command
 from qcode.cli.common import ProjectOpt, open_project, open_store
@@ -34,7 +37,11 @@ app = typer.Typer(
 )
 app.add_typer(transcripts_cli.app, name="transcripts")
 app.add_typer(codebook_cli.app, name="codebook")
+app.command("suggest")(suggest_cli.suggest)
+app.add_typer(suggest_cli.app, name="suggestions")
 coding_cli.register(app)
+review_cli.register(app)
+session_cli.register(app)
 
 
 def _version(value: bool) -> None:

@@ -179,6 +179,7 @@ suggestions = Table(
     Column("flag_note", Text, nullable=False, default=""),
 )
 Index("ix_suggestions_status", suggestions.c.status, suggestions.c.code_id)
+Index("ix_suggestions_transcript", suggestions.c.transcript_id, suggestions.c.start)
 Index("ix_suggestions_key", suggestions.c.text_key, unique=True)
 
 # Memos on the project, a transcript, a code or a coding.
