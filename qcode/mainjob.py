@@ -1,8 +1,9 @@
 """The main job of a project (``qcode run``): everything the study needs, in order.
 
-Ingest the transcripts folder, then load, check and sync the codebook, and summarise the
-study: transcripts by format, initiative and role, and the codebook's themes. Later stages
-(keyword suggestions, exports) are added here as they exist.
+Ingest the transcripts folder; load, check and sync the codebook; compute keyword suggestions
+and accept those scoring at least :data:`ACCEPT_SCORE` as the coder ``qcode-keywords``
+(origin ``keyword``, never mistaken for a human coding); then summarise the study: transcripts
+by format, initiative and role, and per theme its codes, suggestions and codings.
 """
 
 from __future__ import annotations
@@ -11,9 +12,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from qcode import transcripts as transcripts_lib
+from qcode.coders import KEYWORD_CODER
 from qcode.ingest.pipeline import IngestReport, Progress, ingest
 from qcode.project import Project
 from qcode.store import Store
+
+# Suggestions scoring at least this are accepted by the main job as the coder
+# 'qcode-keywords' (origin 'keyword'); chosen from bench/bench_quality.py against the
+# hand-coded gold standard (see the README).
+ACCEPT_SCORE = 0.5
 
 
 @dataclass(slots=True)
@@ -22,6 +29,7 @@ class MainJobResult:
     summary: dict[str, Any] = field(default_factory=dict)
     codebook: list[dict[str, Any]] = field(default_factory=list)  # one row per theme
     notes: list[str] = field(default_factory=list)
+    accepted: int = 0
 
     @property
     def ok(self) -> bool:
@@ -32,20 +40,28 @@ def run(project: Project, store: Store, progress: Progress | None = None) -> Mai
     result = MainJobResult(ingest(project, store, None, progress=progress))
     result.summary = summarise(transcripts_lib.list_transcripts(store))
     path = project.root / project.codebook
-    if path.is_file():
-        from qcode.codebook_sync import open_synced, overview
-
-        book, _ = open_synced(project, store)
-        rows = overview(store, book)
-        for theme in book.roots:
-            codes = [r for r in rows if r["theme"] == theme and r["id"] != theme]
-            result.codebook.append({
-                "theme": theme, "label": book.codes[theme].label, "codes": len(codes),
-                "keywords": sum(r["keywords"] for r in codes),
-                "codings": sum(r["codings"] for r in rows if r["theme"] == theme),
-            })
-    else:
+    if not path.is_file():
         result.notes.append(f"no codebook yet at {path}")
+        return result
+    from qcode.codebook_sync import open_synced, overview
+    from qcode.suggest import accept_suggestions, list_suggestions, suggest
+
+    book, _ = open_synced(project, store)
+    report = suggest(project, store, book)
+    result.notes.extend(report.notes)
+    result.accepted = accept_suggestions(store, min_score=ACCEPT_SCORE, coder=KEYWORD_CODER,
+                                         origin="keyword")
+    pending = list_suggestions(store, statuses=["pending"])
+    rows = overview(store, book)
+    for theme in book.roots:
+        codes = [r for r in rows if r["theme"] == theme and r["id"] != theme]
+        ids = {r["id"] for r in codes}
+        result.codebook.append({
+            "theme": theme, "label": book.codes[theme].label, "codes": len(codes),
+            "keywords": sum(r["keywords"] for r in codes),
+            "codings": sum(r["codings"] for r in rows if r["theme"] == theme),
+            "pending_suggestions": sum(1 for s in pending if s["code"] in ids),
+        })
     return result
 
 

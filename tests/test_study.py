@@ -38,6 +38,20 @@ def test_main_job_summary(study: Path) -> None:
                             "economic-model", "public-space", "institutions",
                             "social-production", "resilience-factors"]
     assert 30 <= sum(t["codes"] for t in themes.values()) <= 50
+    assert summary["accept_score"] == 0.5 and summary["accepted_suggestions"] == 0  # a re-run
+    assert all(t["codings"] > 0 for t in themes.values())
+
+
+def test_main_job_codings_are_keyword_codings_told_apart(study: Path) -> None:
+    import csv
+    import io
+
+    rows = list(csv.DictReader(io.StringIO(
+        qcode("codings", "list", "-f", "csv", cwd=study).stdout)))
+    assert len(rows) > 1000
+    assert {(r["coder"], r["origin"]) for r in rows} == {("qcode-keywords", "keyword")}
+    pending = json.loads(qcode("suggestions", "list", "-f", "json", cwd=study).stdout)
+    assert all(p["score"] < 0.5 for p in pending)
 
 
 def test_study_codebook_is_valid_and_complete() -> None:

@@ -165,6 +165,7 @@ def run(
 ) -> None:
     """The main job: ingest the transcripts, check and sync the codebook, summarise the study."""
     from qcode import mainjob
+    from qcode.coders import KEYWORD_CODER
 
     proj = open_project(ctx, project)
     update, bar = _progress_bar(True)
@@ -177,10 +178,14 @@ def run(
     _report_ingest(result.ingest, verbose=False)
     for note in result.notes:
         info(f"note: {note}")
+    if result.codebook:
+        info(f"suggestions: {result.accepted} accepted as {KEYWORD_CODER!r} (score ≥ "
+             f"{mainjob.ACCEPT_SCORE}); review the others with 'qcode review'")
     summary = result.summary
     if fmt is Format.json:
         render_object({"project": proj.name, **summary, "codebook": result.codebook,
-                       "errors": result.ingest.errors})
+                       "accepted_suggestions": result.accepted,
+                       "accept_score": mainjob.ACCEPT_SCORE, "errors": result.ingest.errors})
     else:
         info(f"\n{proj.name}")
         columns = ["group", "value", "transcripts", "turns", "words"]
@@ -188,7 +193,8 @@ def run(
                title="Transcripts in the store")
         render(summary["by_attribute"], fmt, columns, title="By initiative and role")
         if result.codebook:
-            render(result.codebook, fmt, title="Codebook themes")
+            render(result.codebook, fmt, title="Themes: codings (keyword codings accepted at "
+                   f"score ≥ {mainjob.ACCEPT_SCORE} included) and suggestions left to review")
     if not result.ok:
         raise typer.Exit(1)
 
