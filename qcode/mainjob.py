@@ -47,7 +47,7 @@ def run(project: Project, store: Store, progress: Progress | None = None) -> Mai
     from qcode.suggest import accept_suggestions, list_suggestions, suggest
 
     book, _ = open_synced(project, store)
-    report = suggest(project, store, book)
+    report = suggest(project, store, book, progress=progress)
     result.notes.extend(report.notes)
     result.accepted = accept_suggestions(store, min_score=ACCEPT_SCORE, coder=KEYWORD_CODER,
                                          origin="keyword")

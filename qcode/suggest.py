@@ -67,6 +67,7 @@ from typing import Any
 from qcode import nlp
 from qcode.codebook import Code, Codebook, Keyword
 from qcode.errors import NotFoundError, UsageError
+from qcode.ingest.pipeline import Progress  # (stage, done, total, current item)
 from qcode.project import Project
 from qcode.store import Store
 from qcode.store import codings as coding_q
@@ -91,8 +92,6 @@ FAMILY_MIN_STEM = 5
 CACHE_FORMAT = 1
 KEYWORD_ROW = hashlib.sha256(b"qcode:keyword-phrases").hexdigest()  # the keywords' cache row
 LEMMATISE_CHUNK = 32  # transcripts lemmatised, then written, together
-
-Progress = Callable[[str, int, int, str], None]  # stage, done, total, transcript id
 
 
 # --- results -----------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ import sys
 from collections import Counter
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -19,10 +19,10 @@ from qcode.cli import suggest as suggest_cli
 from qcode.cli import transcripts as transcripts_cli
 from qcode.cli.boundary import command
 from qcode.cli.common import ProjectOpt, open_project, open_store
-from qcode.cli.output import Format, error, info, render, render_object, warn
+from qcode.cli.output import Format, error, info, progress_bar, render, render_object, warn
 
 if TYPE_CHECKING:
-    from qcode.ingest.pipeline import IngestReport, Progress
+    from qcode.ingest.pipeline import IngestReport
     from qcode.project import Project
 
 app = typer.Typer(
@@ -76,29 +76,11 @@ def init(
     info("next: put transcripts in transcripts/ and run 'qcode ingest'")
 
 
-def _progress_bar(enabled: bool) -> tuple[Progress | None, Any]:
-    """A rich progress bar on stderr when it is a terminal; else nothing."""
-    if not enabled or not sys.stderr.isatty():
-        return None, None
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-
-    bar = Progress(TextColumn("ingest"), BarColumn(), MofNCompleteColumn(),
-                   TextColumn("{task.description}"), console=Console(stderr=True),
-                   transient=True)
-    task = bar.add_task("", total=None)
-
-    def update(done: int, total: int, name: str) -> None:
-        bar.update(task, completed=done, total=total, description=name)
-
-    return update, bar
-
-
 def _run_ingest(project: Project, paths: list[Path] | None, force: bool) -> IngestReport:
     from qcode.ingest.pipeline import ingest as do_ingest
 
     store = open_store(project)
-    update, bar = _progress_bar(True)
+    update, bar = progress_bar()
     if bar is not None:
         with bar:
             return do_ingest(project, store, paths, force=force, progress=update)
@@ -168,7 +150,7 @@ def run(
     from qcode.coders import KEYWORD_CODER
 
     proj = open_project(ctx, project)
-    update, bar = _progress_bar(True)
+    update, bar = progress_bar()
     store = open_store(proj)
     if bar is not None:
         with bar:

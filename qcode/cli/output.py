@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from enum import StrEnum
 from typing import Any, TextIO
 
@@ -90,6 +90,28 @@ def _escape(text: str) -> str:
     from rich.markup import escape
 
     return escape(text)
+
+
+def progress_bar() -> tuple[Callable[[str, int, int, str], None] | None, Any]:
+    """A rich progress bar on stderr when it is a terminal (else ``(None, None)``).
+
+    Returns the callback the library calls with (stage, done, total, current item), and the
+    bar to use as a context manager around the work.
+    """
+    if not sys.stderr.isatty():
+        return None, None
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    bar = Progress(TextColumn("{task.fields[stage]}"), BarColumn(), MofNCompleteColumn(),
+                   TextColumn("{task.description}"), console=Console(stderr=True),
+                   transient=True)
+    task = bar.add_task("", total=None, stage="")
+
+    def update(stage: str, done: int, total: int, item: str) -> None:
+        bar.update(task, completed=done, total=total, description=item, stage=stage)
+
+    return update, bar
 
 
 def info(message: str) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -10,10 +9,10 @@ import typer
 
 from qcode.cli.boundary import command
 from qcode.cli.common import FormatOpt, ProjectOpt, open_project, open_store
-from qcode.cli.output import Format, info, render, render_object
+from qcode.cli.output import Format, info, progress_bar, render, render_object
 
 if TYPE_CHECKING:
-    from qcode.suggest import Progress, SuggestReport
+    from qcode.suggest import SuggestReport
 
 app = typer.Typer(help="List the keyword suggestions.", no_args_is_help=True,
                   rich_markup_mode=None)
@@ -36,24 +35,6 @@ class Status(StrEnum):
 CodeOpt = Annotated[list[str] | None, typer.Option(
     "--code", "-c", help="A code (id, label or key), with its sub-codes; repeat for more.",
     show_default=False)]
-
-
-def _progress(enabled: bool) -> tuple[Progress | None, Any]:
-    """A rich progress bar on stderr when it is a terminal; else nothing."""
-    if not enabled or not sys.stderr.isatty():
-        return None, None
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-
-    bar = Progress(TextColumn("{task.fields[stage]}"), BarColumn(), MofNCompleteColumn(),
-                   TextColumn("{task.description}"), console=Console(stderr=True),
-                   transient=True)
-    task = bar.add_task("", total=None, stage="suggest")
-
-    def update(stage: str, done: int, total: int, name: str) -> None:
-        bar.update(task, completed=done, total=total, description=name, stage=stage)
-
-    return update, bar
 
 
 def _summary(report: SuggestReport, titles: dict[str, str]) -> None:
@@ -95,7 +76,7 @@ def suggest(
     store = open_store(proj)
     book, sync = open_synced(proj, store)
     report_sync(sync)
-    update, bar = _progress(True)
+    update, bar = progress_bar()
     options: dict[str, Any] = {"transcripts": transcripts or None, "codes": code or None,
                                "unit": unit.value if unit else None,
                                "include_interviewer": include_interviewer}

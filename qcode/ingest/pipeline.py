@@ -46,7 +46,7 @@ SUPPORTED = tuple(sorted(READERS))
 
 _WORD_RE = re.compile(r"[^\W_]+(?:['’-][^\W_]+)*")
 
-Progress = Callable[[int, int, str], None]
+Progress = Callable[[str, int, int, str], None]  # stage, done, total, current item
 
 
 @dataclass(slots=True)
@@ -239,13 +239,13 @@ def ingest(
     total = len(unique)
     for n, path in enumerate(unique, 1):
         if progress is not None:
-            progress(n - 1, total, path.name)
+            progress("ingest", n - 1, total, path.name)
         outcome = _ingest_one(project, store, path, known, sheet, force)
         report.outcomes.append(outcome)
         if outcome.status == "failed":
             report.errors.append(outcome.message)
     if progress is not None:
-        progress(total, total, "")
+        progress("ingest", total, total, "")
 
     # transcripts ingested earlier whose sheet row changed are kept in step too
     _refresh_attributes(store, {k: v for k, v in known.items() if k not in by_id}, sheet)
