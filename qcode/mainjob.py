@@ -2,13 +2,16 @@
 
 Ingest the transcripts folder; load, check and sync the codebook; compute keyword suggestions
 and accept those scoring at least :data:`ACCEPT_SCORE` as the coder ``qcode-keywords``
-(origin ``keyword``, never mistaken for a human coding); then summarise the study: transcripts
-by format, initiative and role, and per theme its codes, suggestions and codings.
+(origin ``keyword``, never mistaken for a human coding); write the quotes per theme (Markdown
+and CSV) and the theme digest (Markdown and HTML) into the exports folder; and summarise the
+study: transcripts by format, initiative and role, and per theme its codes, suggestions and
+codings.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from qcode import transcripts as transcripts_lib
@@ -30,6 +33,7 @@ class MainJobResult:
     codebook: list[dict[str, Any]] = field(default_factory=list)  # one row per theme
     notes: list[str] = field(default_factory=list)
     accepted: int = 0
+    exports: list[Path] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -51,6 +55,15 @@ def run(project: Project, store: Store, progress: Progress | None = None) -> Mai
     result.notes.extend(report.notes)
     result.accepted = accept_suggestions(store, min_score=ACCEPT_SCORE, coder=KEYWORD_CODER,
                                          origin="keyword")
+    from qcode.reports.digest import write_digest
+    from qcode.reports.quotes import write_quotes
+
+    for fmt in ("md", "csv"):
+        exported = write_quotes(project, store, book, fmt=fmt)
+        assert exported.path is not None
+        result.exports.append(exported.path)
+    for fmt in ("md", "html"):
+        result.exports.append(write_digest(project, store, book, fmt))
     pending = list_suggestions(store, statuses=["pending"])
     rows = overview(store, book)
     for theme in book.roots:

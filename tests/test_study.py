@@ -39,6 +39,10 @@ def test_main_job_summary(study: Path) -> None:
                             "social-production", "resilience-factors"]
     assert 30 <= sum(t["codes"] for t in themes.values()) <= 50
     assert summary["accept_score"] == 0.5 and summary["accepted_suggestions"] == 0  # a re-run
+    assert [Path(p).name for p in summary["exports"]] == ["quotes.md", "quotes.csv",
+                                                          "digest.md", "digest.html"]
+    assert all(Path(p).parent == study / "exports" and Path(p).stat().st_size > 10_000
+               for p in summary["exports"])
     assert all(t["codings"] > 0 for t in themes.values())
 
 

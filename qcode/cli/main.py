@@ -13,9 +13,12 @@ import typer
 from qcode import __version__
 from qcode.cli import codebook as codebook_cli
 from qcode.cli import coding as coding_cli
+from qcode.cli import digest as digest_cli
+from qcode.cli import exports as exports_cli
 from qcode.cli import review as review_cli
 from qcode.cli import session as session_cli
 from qcode.cli import suggest as suggest_cli
+from qcode.cli import tables as tables_cli
 from qcode.cli import transcripts as transcripts_cli
 from qcode.cli.boundary import command
 from qcode.cli.common import ProjectOpt, open_project, open_store
@@ -39,9 +42,12 @@ app.add_typer(transcripts_cli.app, name="transcripts")
 app.add_typer(codebook_cli.app, name="codebook")
 app.command("suggest")(suggest_cli.suggest)
 app.add_typer(suggest_cli.app, name="suggestions")
+app.add_typer(exports_cli.app, name="export")
 coding_cli.register(app)
 review_cli.register(app)
 session_cli.register(app)
+tables_cli.register(app)
+app.command("digest")(digest_cli.digest)
 
 
 def _version(value: bool) -> None:
@@ -166,6 +172,7 @@ def run(
     summary = result.summary
     if fmt is Format.json:
         render_object({"project": proj.name, **summary, "codebook": result.codebook,
+                       "exports": [str(p) for p in result.exports],
                        "accepted_suggestions": result.accepted,
                        "accept_score": mainjob.ACCEPT_SCORE, "errors": result.ingest.errors})
     else:
@@ -177,6 +184,9 @@ def run(
         if result.codebook:
             render(result.codebook, fmt, title="Themes: codings (keyword codings accepted at "
                    f"score ≥ {mainjob.ACCEPT_SCORE} included) and suggestions left to review")
+    if fmt is not Format.json:
+        for path in result.exports:
+            print(path)  # the exports written, one per line, for the reader and for scripts
     if not result.ok:
         raise typer.Exit(1)
 
