@@ -53,13 +53,13 @@ class AmbiguousQuote(QcodeError):
         self.candidates = candidates
 
 
-def _load(store: Store, transcript_id: str) -> TranscriptRecord:
+def load_transcript(store: Store, transcript_id: str) -> TranscriptRecord:
     with store.read() as conn:
         rec = tq.load(conn, transcript_id)
         if rec is None:
-            from qcode.transcripts import _not_found
+            from qcode.transcripts import not_found_message
 
-            raise NotFoundError(_not_found(transcript_id, tq.transcript_ids(conn)))
+            raise NotFoundError(not_found_message(transcript_id, tq.transcript_ids(conn)))
     return rec
 
 
@@ -224,7 +224,7 @@ def resolve(store: Store, transcript_id: str, unit: str | None = None, *,
     given = [x for x in (unit, quote, span) if x is not None]
     if len(given) != 1:
         raise UsageError("name the passage with exactly one of UNIT, --quote or --span")
-    rec = _load(store, transcript_id)
+    rec = load_transcript(store, transcript_id)
     if quote is not None:
         return resolve_quote(rec, quote, occurrence)
     if span is not None:
@@ -322,9 +322,9 @@ def add_memo(store: Store, target_type: str, target_id: str, text: str, coder: s
         raise UsageError("empty memo")
     with store.write() as conn:
         if target_type == "transcript" and tq.load(conn, target_id) is None:
-            from qcode.transcripts import _not_found
+            from qcode.transcripts import not_found_message
 
-            raise NotFoundError(_not_found(target_id, tq.transcript_ids(conn)))
+            raise NotFoundError(not_found_message(target_id, tq.transcript_ids(conn)))
         if target_type == "code":
             if book is None:
                 raise UsageError("a memo on a code needs the codebook")

@@ -38,13 +38,13 @@ from qcode.store import suggestions as sq
 from qcode.store import transcripts as tq
 from qcode.suggest import (  # the suggestions' matcher and lemma cache, reused as they are
     KIND_NAMES,
+    Lemmas,
     Matcher,
-    _decode,
-    _keyword_tokens,
-    _Lemmas,
-    _lemmatise,
-    _skipped,
+    decode_tokens,
     ensure_lemmas,
+    keyword_tokens,
+    lemmatise,
+    skipped_tokens,
 )
 from qcode.transcripts import format_ms
 
@@ -112,9 +112,9 @@ def search(store: Store, term: str, *, language: str = "fr", model: str | None =
     if todo and notify is not None:
         notify(f"computing the lemmas of {todo} transcript(s) not analysed yet (once: later "
                "searches and suggestions reuse them)")
-    lemmas = _Lemmas(choice)
+    lemmas = Lemmas(choice)
     result.lemmatised = ensure_lemmas(store, lemmas, targets, progress)
-    phrases = _keyword_tokens(store, lemmas, [term])
+    phrases = keyword_tokens(store, lemmas, [term])
     probe = Code(id="search", label=term, keywords=[Keyword(term=term, exact=exact)])
     matcher = Matcher([probe], phrases)
     if not matcher.patterns:
@@ -129,19 +129,19 @@ def search(store: Store, term: str, *, language: str = "fr", model: str | None =
             codings = aq.codings(conn, transcripts=[tid])
         if rec is None:  # removed meanwhile
             continue
-        turns = _decode(raw, rec) if raw is not None else None
+        turns = decode_tokens(raw, rec) if raw is not None else None
         if turns is None:  # cached for other turn boundaries: analyse it again
-            data = _lemmatise(lemmas.pipeline, [rec])[0]
+            data = lemmatise(lemmas.pipeline, [rec])[0]
             with store.write() as conn:
                 sq.cache_put(conn, [(rec.text_hash, choice.key, data)])
             result.lemmatised += 1
-            turns = _decode(data, rec)
+            turns = decode_tokens(data, rec)
             assert turns is not None
         text = rec.text
         for turn, tokens in zip(rec.turns, turns, strict=True):
             if wanted_roles is not None and turn.role not in wanted_roles:
                 continue
-            skip = _skipped(text, turn.start, turn.end, tokens)
+            skip = skipped_tokens(text, turn.start, turn.end, tokens)
             hits, _, _ = matcher.scan(tokens.forms, tokens.lemmas, tokens.starts, tokens.ends,
                                       skip)
             reach = -1

@@ -236,7 +236,7 @@ class Session:
         self.book = book
         self.coder = coder
         self.page_size = page_size
-        self.rec: TranscriptRecord = coding._load(store, transcript_id)
+        self.rec: TranscriptRecord = coding.load_transcript(store, transcript_id)
         if not self.rec.turns:
             raise UsageError(f"{self.rec.id} has no turns to code",
                              hint="check the file's speaker labels, then 'qcode ingest --force'")

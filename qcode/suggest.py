@@ -381,7 +381,7 @@ class Matcher:
 # --- keyword phrases and lemma caches ----------------------------------------------------------
 
 
-class _Lemmas:
+class Lemmas:
     """The pipeline, loaded at most once per run and only when something is not cached."""
 
     def __init__(self, choice: nlp.ModelChoice) -> None:
@@ -406,7 +406,7 @@ def _phrases_of(codes: Sequence[Code]) -> list[str]:
     return list(out)
 
 
-def _keyword_tokens(store: Store, lemmas: _Lemmas, phrases: list[str]
+def keyword_tokens(store: Store, lemmas: Lemmas, phrases: list[str]
                     ) -> dict[str, list[nlp.Token]]:
     """Tokens of keyword and veto phrases, from their cache row or the pipeline."""
     key = lemmas.choice.key
@@ -456,7 +456,7 @@ class _TurnTokens:
     lemmas: list[str]
 
 
-def _decode(raw: str, rec: TranscriptRecord) -> list[_TurnTokens] | None:
+def decode_tokens(raw: str, rec: TranscriptRecord) -> list[_TurnTokens] | None:
     """The cached tokens of each turn (absolute offsets), or None if they do not fit."""
     data = json.loads(raw)
     if data.get("v") != CACHE_FORMAT or len(data["turns"]) != len(rec.turns):
@@ -472,7 +472,7 @@ def _decode(raw: str, rec: TranscriptRecord) -> list[_TurnTokens] | None:
     return out
 
 
-def _lemmatise(pipeline: nlp.Pipeline, records: list[TranscriptRecord]) -> list[str]:
+def lemmatise(pipeline: nlp.Pipeline, records: list[TranscriptRecord]) -> list[str]:
     texts = (rec.text[t.start:t.end] for rec in records for t in rec.turns)
     analysed = pipeline.analyse(texts)
     out = []
@@ -486,7 +486,7 @@ def _lemmatise(pipeline: nlp.Pipeline, records: list[TranscriptRecord]) -> list[
     return out
 
 
-def ensure_lemmas(store: Store, lemmas: _Lemmas, targets: list[tuple[str, str]],
+def ensure_lemmas(store: Store, lemmas: Lemmas, targets: list[tuple[str, str]],
                   progress: Progress | None = None) -> int:
     """Lemmatise the transcripts whose tokens are not cached; returns how many were."""
     key = lemmas.choice.key
@@ -503,7 +503,7 @@ def ensure_lemmas(store: Store, lemmas: _Lemmas, targets: list[tuple[str, str]],
         with store.read() as conn:
             records = [r for r in (transcript_q.load(conn, tid) for tid in chunk)
                        if r is not None]
-        encoded = _lemmatise(lemmas.pipeline, records)
+        encoded = lemmatise(lemmas.pipeline, records)
         with store.write() as conn:
             q.cache_put(conn, [(rec.text_hash, key, data)
                                for rec, data in zip(records, encoded, strict=True)])
@@ -542,7 +542,7 @@ def text_key(transcript_id: str, code_id: str, text: str, occurrence: int = 1) -
     return hashlib.sha256(raw.encode("utf-8")).hexdigest()
 
 
-def _skipped(text: str, turn_start: int, turn_end: int, tokens: _TurnTokens) -> list[bool]:
+def skipped_tokens(text: str, turn_start: int, turn_end: int, tokens: _TurnTokens) -> list[bool]:
     """Per token, whether matching skips it: inside a mark or a filler, or a clitic."""
     skip = [form in CLITICS for form in tokens.forms]
     for ms, me in nlp.mark_spans(text, turn_start, turn_end):
@@ -572,7 +572,7 @@ def propose(rec: TranscriptRecord, turns: list[_TurnTokens], matcher: Matcher,
     for turn, tokens in zip(rec.turns, turns, strict=True):
         if turn.role == "interviewer" and not include_interviewer:
             continue
-        skip = _skipped(text, turn.start, turn.end, tokens)
+        skip = skipped_tokens(text, turn.start, turn.end, tokens)
         hits, vetoes, seq = matcher.scan(tokens.forms, tokens.lemmas, tokens.starts,
                                          tokens.ends, skip)
         if matcher.regexes:
@@ -723,8 +723,8 @@ def suggest(project: Project, store: Store, book: Codebook, *,
         report.notes.append("none of the selected codes has keywords")
     targets = _check_transcripts(store, transcripts)
     report.transcripts = len(targets)
-    lemmas = _Lemmas(choice)
-    phrases = _keyword_tokens(store, lemmas, _phrases_of(runnable)) if runnable else {}
+    lemmas = Lemmas(choice)
+    phrases = keyword_tokens(store, lemmas, _phrases_of(runnable)) if runnable else {}
     matcher = Matcher(runnable, phrases)
     report.codes = len(runnable)
     report.keywords = matcher.keyword_count
@@ -745,7 +745,7 @@ def suggest(project: Project, store: Store, book: Codebook, *,
     return report
 
 
-def _run_one(store: Store, lemmas: _Lemmas, tid: str, matcher: Matcher, codes: dict[str, Code],
+def _run_one(store: Store, lemmas: Lemmas, tid: str, matcher: Matcher, codes: dict[str, Code],
              scope: set[str] | None, book: Codebook, report: SuggestReport,
              pending: list[tuple[int, str, str]], *, unit: str | None,
              include_interviewer: bool) -> None:
@@ -760,13 +760,13 @@ def _run_one(store: Store, lemmas: _Lemmas, tid: str, matcher: Matcher, codes: d
         coded = q.coded_spans(conn, tid)
     if rec is None:  # removed meanwhile
         return
-    turns = _decode(raw, rec) if raw is not None else None
+    turns = decode_tokens(raw, rec) if raw is not None else None
     if turns is None:  # not cached, or cached for other turn boundaries: lemmatise it now
-        data = _lemmatise(lemmas.pipeline, [rec])[0]
+        data = lemmatise(lemmas.pipeline, [rec])[0]
         with store.write() as conn:
             q.cache_put(conn, [(rec.text_hash, lemmas.choice.key, data)])
         report.lemmatised += 1
-        turns = _decode(data, rec)
+        turns = decode_tokens(data, rec)
         assert turns is not None
     proposals = propose(rec, turns, matcher, codes, unit=unit,
                         include_interviewer=include_interviewer)

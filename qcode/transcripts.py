@@ -47,7 +47,7 @@ def show_transcript(store: Store, transcript_id: str, turns: str | None = None) 
     with store.read() as conn:
         rec = q.load(conn, transcript_id)
         if rec is None:
-            raise NotFoundError(_not_found(transcript_id, q.transcript_ids(conn)))
+            raise NotFoundError(not_found_message(transcript_id, q.transcript_ids(conn)))
     first, last = parse_turn_range(turns, len(rec.turns)) if turns else (1, len(rec.turns))
     sentences: dict[int, list[dict[str, int]]] = {}
     for se in rec.sentences:
@@ -88,13 +88,13 @@ def remove_transcripts(store: Store, ids: list[str]) -> list[str]:
         known = set(q.transcript_ids(conn))
         for tid in ids:
             if tid not in known:
-                raise NotFoundError(_not_found(tid, sorted(known)))
+                raise NotFoundError(not_found_message(tid, sorted(known)))
         for tid in ids:
             q.remove(conn, tid)
     return ids
 
 
-def _not_found(transcript_id: str, known: list[str]) -> str:
+def not_found_message(transcript_id: str, known: list[str]) -> str:
     from rapidfuzz import process, utils
 
     message = f"no transcript {transcript_id!r} in the store"

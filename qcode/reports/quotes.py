@@ -246,11 +246,11 @@ def check_origins(origins: Sequence[str]) -> list[str] | None:
 def check_transcripts(ids: Sequence[str], known: Sequence[str]) -> list[str] | None:
     if not ids:
         return None
-    from qcode.transcripts import _not_found
+    from qcode.transcripts import not_found_message
 
     for tid in ids:
         if tid not in known:
-            raise NotFoundError(_not_found(tid, list(known)))
+            raise NotFoundError(not_found_message(tid, list(known)))
     return list(dict.fromkeys(ids))
 
 

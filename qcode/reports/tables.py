@@ -108,7 +108,7 @@ def select_transcripts(conn: Any, transcripts: Sequence[str] | None = None,
                        where: Where | None = None) -> tuple[list[str], dict[str, dict[str, str]],
                                                             list[str]]:
     """(ids in scope, attributes of every transcript, known attribute names)."""
-    from qcode.transcripts import _not_found
+    from qcode.transcripts import not_found_message
 
     known_ids = tq.transcript_ids(conn)
     if not known_ids:
@@ -119,7 +119,7 @@ def select_transcripts(conn: Any, transcripts: Sequence[str] | None = None,
     if transcripts:
         missing = [t for t in dict.fromkeys(transcripts) if t not in set(known_ids)]
         if missing:
-            raise NotFoundError(_not_found(missing[0], known_ids))
+            raise NotFoundError(not_found_message(missing[0], known_ids))
         wanted = set(transcripts)
         ids = [t for t in known_ids if t in wanted]
     for raw_name, raw_values in (where or {}).items():
