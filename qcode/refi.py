@@ -49,11 +49,9 @@ elements are dropped, each with a note.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import os
 import re
-import tempfile
 import unicodedata
 import uuid
 import xml.etree.ElementTree as ET
@@ -103,31 +101,22 @@ _NOT_XML_CHAR = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010fff
 
 
 def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file and :func:`os.replace`.
+    """Write ``data`` to ``path`` atomically (:func:`qcode.fileutil.write_atomic`).
 
     Readers never see a half-written file, and a failure leaves the old file as it was. The new
-    file gets the old one's permissions, or the usual ones (0666 minus the umask).
+    file keeps the old one's permissions, or gets the usual ones (0666 minus the umask): a
+    codebook is shared with colleagues, unlike exports of quotes.
     """
+    from qcode import fileutil
+
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
         try:
             mode = path.stat().st_mode & 0o7777
         except FileNotFoundError:
             umask = os.umask(0)
             os.umask(umask)
             mode = 0o666 & ~umask
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.chmod(tmp, mode)
-            os.replace(tmp, path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
+        fileutil.write_atomic(path, data, mode=mode)
     except OSError as exc:
         raise QcodeError(f"cannot write the file: {exc.strerror or exc}", path=path) from None
 
