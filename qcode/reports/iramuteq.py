@@ -119,9 +119,9 @@ def corpus(store: Store, *, transcripts: Sequence[str] = (), where: Sequence[str
             ids = match_where(where, attributes, ids)
         names = sorted({n for attrs in attributes.values() for n in attrs})
         notes.extend(_check_names(names))
+        records = tq.load_many(conn, list(ids))
         for tid in ids:
-            rec = tq.load(conn, tid)
-            assert rec is not None
+            rec = records[tid]
             turns = [text_body(rec.text[t.start:t.end]) for t in rec.turns
                      if t.role == "participant"]
             body = "\n".join(t for t in turns if t)

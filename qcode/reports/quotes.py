@@ -316,11 +316,8 @@ def select_quotes(project: Project, store: Store, book: Codebook, *,
         memos: dict[str, list[dict[str, Any]]] = {}
         for m in cq.memos(conn, "coding"):
             memos.setdefault(m["target_id"], []).append(m)
-        records: dict[str, TranscriptRecord] = {}
-        for tid in sorted({r["transcript_id"] for r in raw}):
-            rec = tq.load(conn, tid)
-            assert rec is not None
-            records[tid] = rec
+        records: dict[str, TranscriptRecord] = tq.load_many(
+            conn, sorted({r["transcript_id"] for r in raw}))
 
     position = {code.id: i for i, code in enumerate(book.walk())}
     orphans = sorted({r["code_id"] for r in raw if r["code_id"] not in book.codes})

@@ -250,3 +250,34 @@ def previous_text(conn: Connection, transcript_id: str, version: int) -> str | N
     v = s.transcript_versions
     return conn.execute(select(v.c.text).where(v.c.transcript_id == transcript_id,
                                                v.c.version == version)).scalar()
+
+
+def load_many(conn: Connection, ids: list[str], *, sentences: bool = False
+              ) -> dict[str, TranscriptRecord]:
+    """Several transcripts at once, in a few queries (exports read thousands).
+
+    Sentences are left out unless asked for: most readers need the text, turns and attributes.
+    """
+    t, tu, se, a = s.transcripts, s.turns, s.sentences, s.attributes
+    out: dict[str, TranscriptRecord] = {}
+    for i in range(0, len(ids), 500):  # well under SQLite's limit of bound variables
+        chunk = ids[i:i + 500]
+        for r in conn.execute(select(t).where(t.c.id.in_(chunk))):
+            out[r.id] = TranscriptRecord(
+                id=r.id, source_path=r.source_path, format=r.format, file_hash=r.file_hash,
+                text_hash=r.text_hash, reader_version=r.reader_version, text=r.text,
+                words=r.words, metadata=json.loads(r.metadata_json),
+                warnings=json.loads(r.warnings_json), version=r.version)
+        for x in conn.execute(select(tu).where(tu.c.transcript_id.in_(chunk))
+                              .order_by(tu.c.transcript_id, tu.c.idx)):
+            out[x.transcript_id].turns.append(
+                TurnRecord(x.idx, x.speaker, x.role, x.start, x.end, x.start_ms, x.end_ms))
+        if sentences:
+            for x in conn.execute(select(se).where(se.c.transcript_id.in_(chunk))
+                                  .order_by(se.c.transcript_id, se.c.turn_idx, se.c.idx)):
+                out[x.transcript_id].sentences.append(
+                    SentenceRecord(x.turn_idx, x.idx, x.start, x.end))
+        for x in conn.execute(select(a).where(a.c.transcript_id.in_(chunk))
+                              .order_by(a.c.transcript_id, a.c.name)):
+            out[x.transcript_id].attributes[x.name] = (x.value, x.source)
+    return out
