@@ -288,14 +288,10 @@ def list_codings(store: Store, *, transcripts: list[str] | None = None,
     with store.read() as conn:
         rows = cq.query(conn, transcripts=transcripts, codes=code_ids, coders=coders,
                         origins=origins, flagged=flagged)
-        records: dict[str, TranscriptRecord] = {}
+        records = tq.load_many(conn, sorted({r["transcript_id"] for r in rows}))
         out = []
         for r in rows:
             tid = r["transcript_id"]
-            if tid not in records:
-                loaded = tq.load(conn, tid)
-                assert loaded is not None
-                records[tid] = loaded
             rec = records[tid]
             label = book.codes[r["code_id"]].label if book and r["code_id"] in book.codes \
                 else ""
