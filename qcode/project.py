@@ -256,8 +256,13 @@ def _limits(raw: Any, problem: Any) -> Limits:
     return Limits(**values)
 
 
-def init(folder: Path, name: str | None = None, language: str = "fr") -> Path:
-    """Create a project in ``folder``: qcode.yaml and the folders. Refuses to overwrite."""
+def init(folder: Path, name: str | None = None, language: str = "fr",
+         store: str | None = None) -> Path:
+    """Create a project in ``folder``: qcode.yaml and the folders. Refuses to overwrite.
+
+    ``store`` is a database URL (``postgresql://…``) for a store shared by a team; by default
+    the store is a SQLite file inside the project.
+    """
     folder = folder.resolve()
     config = folder / CONFIG_NAME
     if config.exists():
@@ -267,6 +272,10 @@ def init(folder: Path, name: str | None = None, language: str = "fr") -> Path:
         (folder / sub).mkdir(exist_ok=True)
     project_name = name or folder.name
     text = CONFIG_TEMPLATE.format(name=_yaml_scalar(project_name), language=language)
+    if store is not None:
+        text = text.replace(
+            "store: .qcode/qcode.db          # a SQLite file in the project\n",
+            f"store: {_yaml_scalar(store)}   # a database shared by the team\n", 1)
     tmp = config.with_suffix(".yaml.tmp")
     tmp.write_text(text, encoding="utf-8")
     tmp.replace(config)

@@ -23,12 +23,67 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch) -> None:
             monkeypatch.delenv(name)
 
 
+# --- the store's two engines ------------------------------------------------------------------
+#
+# Every test that uses a project runs twice: with the project's SQLite file and with a fresh
+# database on a real PostgreSQL server (started once per session, see tests/pgserver.py).
+# Tests about SQLite itself (the file, WAL, permissions, online backup) carry the
+# ``sqlite_only`` marker. Outside CI the PostgreSQL runs skip when no server can be started;
+# in CI (CI=true) that is a failure.
+
+BACKENDS = ("sqlite", "postgresql")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if ("project_dir" in metafunc.fixturenames
+            and metafunc.definition.get_closest_marker("sqlite_only") is None):
+        metafunc.parametrize("backend", BACKENDS, indirect=True)
+
+
 @pytest.fixture
-def project_dir(tmp_path: Path) -> Iterator[Path]:
-    """A new, empty qcode project."""
+def backend(request: pytest.FixtureRequest) -> str:
+    """The store engine of this run of the test (``sqlite`` when not parametrised)."""
+    return str(getattr(request, "param", "sqlite"))
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[object]:
+    """A real PostgreSQL server for the session, or the reason there is none."""
+    from tests import pgserver
+
+    try:
+        server = pgserver.start()
+    except pgserver.PgUnavailable as exc:
+        yield exc
+        return
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def pg_url(pg_server: object) -> Iterator[str]:
+    """The URL of a new, empty PostgreSQL database, dropped after the test."""
+    from tests import pgserver
+
+    if isinstance(pg_server, pgserver.PgUnavailable):
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must test PostgreSQL, but no server could be started: {pg_server}")
+        pytest.skip(f"no PostgreSQL server: {pg_server}")
+    assert isinstance(pg_server, pgserver.PgServer)
+    url = pg_server.new_database()
+    yield url
+    pg_server.drop_database(url)
+
+
+@pytest.fixture
+def project_dir(tmp_path: Path, backend: str, request: pytest.FixtureRequest) -> Iterator[Path]:
+    """A new, empty qcode project, its store in SQLite or PostgreSQL (see ``backend``)."""
     from qcode.project import init
 
-    init(tmp_path / "study", name="Test study")
+    store = request.getfixturevalue("pg_url") if backend == "postgresql" else None
+    init(tmp_path / "study", name="Test study", store=store)
     yield tmp_path / "study"
 
 

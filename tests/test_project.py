@@ -101,6 +101,7 @@ def test_invalid_yaml_names_line_and_column(tmp_path: Path) -> None:
         load(tmp_path)
 
 
+@pytest.mark.sqlite_only  # about the SQLite file
 def test_database_url_from_environment(project_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     project = load(project_dir)
     assert project.store_location == str(project_dir / ".qcode" / "qcode.db")

@@ -101,7 +101,8 @@ class Env:
 
 @pytest.fixture
 def env(project_dir: Path) -> Env:
-    e = Env(project_dir, open_project(project_dir), Store.open(project_dir / ".qcode/qcode.db"))
+    project = open_project(project_dir)
+    e = Env(project_dir, project, Store.open(project.store_location))
     e.codebook(CODEBOOK)
     return e
 
@@ -407,7 +408,8 @@ def test_another_language_without_model_falls_back_to_forms(project_dir: Path) -
     config.write_text(config.read_text(encoding="utf-8").replace("language: fr",
                                                                  "language: de"),
                       encoding="utf-8")
-    env = Env(project_dir, open_project(project_dir), Store.open(project_dir / ".qcode/q.db"))
+    project = open_project(project_dir)
+    env = Env(project_dir, project, Store.open(project.store_location))
     env.codebook("themes:\n  - id: t\n    label: T\n    codes:\n      - id: nachbarn\n"
                  "        label: Nachbarn\n        keywords: [Nachbarschaft, Straße]\n")
     env.write("T1.txt", "E : Und?\n\nKarim : Die NACHBARSCHAFT hier. Die Strasse ist laut. "

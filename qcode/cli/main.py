@@ -15,6 +15,7 @@ from qcode.cli import codebook as codebook_cli
 from qcode.cli import coding as coding_cli
 from qcode.cli import digest as digest_cli
 from qcode.cli import exports as exports_cli
+from qcode.cli import imports as imports_cli
 from qcode.cli import review as review_cli
 from qcode.cli import session as session_cli
 from qcode.cli import suggest as suggest_cli
@@ -23,6 +24,7 @@ from qcode.cli import transcripts as transcripts_cli
 from qcode.cli.boundary import command
 from qcode.cli.common import ProjectOpt, open_project, open_store
 from qcode.cli.output import Format, error, info, progress_bar, render, render_object, warn
+from qcode.errors import UsageError
 
 if TYPE_CHECKING:
     from qcode.ingest.pipeline import IngestReport
@@ -43,6 +45,7 @@ app.add_typer(codebook_cli.app, name="codebook")
 app.command("suggest")(suggest_cli.suggest)
 app.add_typer(suggest_cli.app, name="suggestions")
 app.add_typer(exports_cli.app, name="export")
+app.add_typer(imports_cli.app, name="import")
 coding_cli.register(app)
 review_cli.register(app)
 session_cli.register(app)
@@ -73,11 +76,25 @@ def init(
     folder: Annotated[Path, typer.Argument(help="Folder of the new project.")] = Path("."),
     name: Annotated[str | None, typer.Option(help="Name of the study.")] = None,
     language: Annotated[str, typer.Option(help="Language of the transcripts.")] = "fr",
+    db: Annotated[str | None, typer.Option(
+        "--db", metavar="URL", show_default=False,
+        help="Keep the store in this PostgreSQL database (postgresql://user@host:port/db), "
+        "shared by the team, instead of a SQLite file in the project.")] = None,
 ) -> None:
     """Create a project: qcode.yaml, codebooks/, transcripts/, exports/."""
     from qcode.project import init as init_project
 
-    config = init_project(folder, name, language)
+    if db is not None:
+        from qcode.store import Store, redacted
+
+        if "://" not in db:
+            raise UsageError(f"--db {db}: not a database URL",
+                             hint="write it as postgresql://user@host:port/database")
+        Store.open(db).close()  # reachable, and its schema created (or already there)
+        if ":" in db.split("://", 1)[1].split("@", 1)[0] and "@" in db:
+            warn(f"the password in {redacted(db)} is written to qcode.yaml; prefer "
+                 "~/.pgpass or PGPASSWORD and a URL without it")
+    config = init_project(folder, name, language, store=db)
     info(f"created {config}")
     info("next: put transcripts in transcripts/ and run 'qcode ingest'")
 

@@ -68,17 +68,23 @@ def migrate(engine: Engine, before: Callable[[], None] | None = None) -> int:
 
     Returns the number of migrations applied (0 for a new or up-to-date store).
     """
-    with engine.begin() as conn:
-        if current_version(conn) is None:
-            schema.metadata.create_all(conn)
-            conn.execute(schema.schema_version.insert().values(
-                version=LATEST, applied_at=_now(), description="created"))
-            return 0
+    # schema changes run as writers (BEGIN IMMEDIATE on SQLite, the writers' lock on
+    # PostgreSQL), so that two processes opening a new store at once create it only once
+    writer = engine.execution_options(qcode_begin="IMMEDIATE")
+    with engine.connect() as conn:
+        new = current_version(conn) is None
+    if new:
+        with writer.begin() as conn:
+            if current_version(conn) is None:
+                schema.metadata.create_all(conn)
+                conn.execute(schema.schema_version.insert().values(
+                    version=LATEST, applied_at=_now(), description="created"))
+                return 0
     todo = pending(engine)
     if todo and before is not None:
         before()
     for version, description, function in todo:
-        with engine.begin() as conn:
+        with writer.begin() as conn:
             if (current_version(conn) or 0) >= version:  # another process got there first
                 continue
             function(conn)

@@ -231,3 +231,22 @@ positions = Table(
     Column("turn", Integer, nullable=False),
     Column("updated_at", String(32), nullable=False),
 )
+
+
+def _binary_collation_on_postgresql() -> None:
+    """Strings sort by code point on PostgreSQL too, whatever the server's locale.
+
+    SQLite compares text as bytes of UTF-8, which is code-point order; a PostgreSQL database
+    created with a language locale would sort speakers, coders and ids otherwise, and the
+    same command would list them in another order. The "C" collation is code-point order.
+    """
+    for table in metadata.tables.values():
+        for column in table.columns:
+            kind = column.type
+            if isinstance(kind, String) and not kind.collation:
+                variant = Text(collation="C") if isinstance(kind, Text) else String(
+                    kind.length, collation="C")
+                column.type = kind.with_variant(variant, "postgresql")
+
+
+_binary_collation_on_postgresql()

@@ -61,6 +61,7 @@ def _check_consistent(db: Path) -> int:
 
 
 @pytest.mark.slow
+@pytest.mark.sqlite_only  # about the SQLite file
 def test_sigkill_during_ingest_then_resume(project_dir: Path) -> None:
     rng = random.Random(7)
     folder = project_dir / "transcripts"

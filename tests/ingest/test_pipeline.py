@@ -196,6 +196,7 @@ def test_too_large_file_is_refused(project_dir: Path) -> None:
     assert "file too large" in report.errors[0]
 
 
+@pytest.mark.sqlite_only  # about the SQLite file
 def test_store_is_consistent_sqlite(project_dir: Path) -> None:
     write(project_dir / "transcripts", "T1.txt", GOOD)
     run(project_dir)

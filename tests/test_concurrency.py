@@ -1,0 +1,149 @@
+"""Several qcode processes coding the same transcript at the same moment lose nothing.
+
+Each test runs against SQLite and against a real PostgreSQL server (see ``backend`` in
+tests/conftest.py). The processes are real: separate interpreters started together, released
+at once by a start file, each committing its actions one by one as a coder would.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from qcode import coding
+from qcode.codebook import load_valid
+from qcode.codebook_sync import sync
+from qcode.project import load as load_project
+from qcode.store import Store
+from tests.conftest import REPO, qcode
+
+CODEBOOK = """\
+themes:
+  - id: liens
+    label: Liens
+    codes:
+      - { id: entraide, label: Entraide }
+      - { id: voisinage, label: Voisinage }
+      - { id: fêtes, label: Fêtes }
+"""
+
+TURNS = 40
+
+
+def _transcript() -> str:
+    lines = ["Entretien T1", ""]
+    for n in range(1, TURNS + 1):
+        who = "E" if n % 2 else "Nadia"
+        lines += [f"{who} : Phrase {n} sur l’entraide entre voisins. Et une autre, {n}.", ""]
+    return "\n".join(lines)
+
+
+# One coder's session: find the turns, wait for the start file, then tag every turn with its
+# codes as fast as it can, one transaction per action, and print the ids of the codings it
+# created.
+WORKER = """
+import json, os, sys, time
+from pathlib import Path
+from qcode import coding
+from qcode.codebook import load_valid
+from qcode.project import load
+from qcode.store import Store
+
+root, coder, codes, go = Path(sys.argv[1]), sys.argv[2], sys.argv[3].split(","), sys.argv[4]
+project = load(root)
+store = Store.open(project.store_location)
+book = load_valid(root / project.codebook)
+passages = [coding.resolve(store, "T1", str(turn)) for turn in range(1, TURNS + 1)]
+while not os.path.exists(go):
+    time.sleep(0.001)
+created = []
+for passage in passages:
+    created += coding.tag(store, book, passage, codes, coder).created
+print(json.dumps(created))
+""".replace("TURNS", str(TURNS))
+
+
+@pytest.fixture
+def study(project_dir: Path) -> tuple[Store, Path]:
+    (project_dir / "codebooks" / "codebook.yaml").write_text(CODEBOOK, encoding="utf-8")
+    (project_dir / "transcripts" / "T1.txt").write_text(_transcript(), encoding="utf-8")
+    assert qcode("ingest", cwd=project_dir).returncode == 0
+    project = load_project(project_dir)
+    store = Store.open(project.store_location)
+    sync(store, load_valid(project_dir / project.codebook))
+    return store, project_dir
+
+
+def _run_together(root: Path, jobs: list[tuple[str, str]]) -> list[list[int]]:
+    """Start one worker per (coder, codes) job, release them at once, return what each made."""
+    go = root / "go"
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    procs = [subprocess.Popen([sys.executable, "-c", WORKER, str(root), coder, codes, str(go)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+             for coder, codes in jobs]
+    time.sleep(1.5)  # every worker has opened the store and waits at the line
+    go.write_text("go")
+    results = []
+    for proc in procs:
+        out, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, err
+        results.append(json.loads(out))
+    return results
+
+
+def _codings(store: Store) -> list[dict[str, object]]:
+    return coding.list_codings(store, transcripts=["T1"])
+
+
+def test_two_coders_tagging_the_same_transcript_at_once_lose_nothing(
+        study: tuple[Store, Path], backend: str) -> None:
+    store, root = study
+    made = _run_together(root, [("alice", "entraide,voisinage"), ("bruno", "entraide,fêtes")])
+    assert [len(m) for m in made] == [2 * TURNS, 2 * TURNS]
+    rows = _codings(store)
+    assert len(rows) == 4 * TURNS  # every action of both coders is there
+    assert {r["id"] for r in rows} == set(made[0]) | set(made[1])
+    by_coder: dict[str, set[tuple[object, ...]]] = {}
+    for r in rows:
+        by_coder.setdefault(str(r["coder"]), set()).add((r["start"], r["end"], r["code"]))
+    assert len(by_coder["alice"]) == len(by_coder["bruno"]) == 2 * TURNS
+    assert {c for _, _, c in by_coder["alice"]} == {"entraide", "voisinage"}
+
+
+def test_the_same_coder_in_two_processes_gets_each_coding_once(
+        study: tuple[Store, Path], backend: str) -> None:
+    store, root = study
+    made = _run_together(root, [("alice", "entraide"), ("alice", "entraide"),
+                                ("alice", "voisinage")])
+    rows = _codings(store)
+    # the two identical sessions race on every turn: each coding exists exactly once,
+    # created by whichever process came first
+    assert len(rows) == 2 * TURNS
+    assert len(made[0]) + len(made[1]) == TURNS
+    assert len(made[2]) == TURNS
+    assert len({(r["start"], r["end"], r["code"]) for r in rows}) == 2 * TURNS
+
+
+def test_cli_taggers_and_an_export_at_once(study: tuple[Store, Path], backend: str) -> None:
+    store, root = study
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QCODE_")}
+    env["PYTHONPATH"] = str(REPO)
+    commands = [[sys.executable, "-m", "qcode", "tag", "T1", str(turn), "entraide",
+                 "--coder", f"c{turn % 3}"] for turn in range(1, 13)]
+    commands.append([sys.executable, "-m", "qcode", "export", "quotes", "--format", "json",
+                     "--out", "-"])
+    procs = [subprocess.Popen(c, cwd=root, env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for c in commands]
+    outputs = [p.communicate(timeout=300) for p in procs]
+    for proc, (_, err) in zip(procs, outputs, strict=True):
+        assert proc.returncode == 0, err
+    json.loads(outputs[-1][0])  # the export read one consistent state and wrote whole JSON
+    rows = _codings(store)
+    assert sorted((r["coder"], r["turn"]) for r in rows) == sorted(
+        (f"c{turn % 3}", turn) for turn in range(1, 13))
