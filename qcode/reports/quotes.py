@@ -597,15 +597,27 @@ def render_csv(rows: Sequence[dict[str, Any]], cols: Sequence[str], *, excel: bo
     """CSV text; ``excel``: bytes in UTF-8 with a BOM, ``;`` separators and CRLF line ends.
 
     Cells are verbatim: a quote keeps its own line breaks (``\\n``) inside its quoted cell.
+    For spreadsheets, a cell that a spreadsheet would run as a formula (``=``, ``+``, ``-``,
+    ``@``, tab or carriage return first) is shown as text instead, behind an apostrophe: a quote
+    or a memo from someone else's file must never compute, fetch or run anything.
     """
     buffer = io.StringIO()
     writer = csv.writer(buffer, delimiter=";" if excel else ",",
                         lineterminator="\r\n" if excel else "\n")
     writer.writerow(cols)
     for row in rows:
-        writer.writerow([_csv_cell(row[c]) for c in cols])
+        cells = [_csv_cell(row[c]) for c in cols]
+        writer.writerow([_inert(cell) for cell in cells] if excel else cells)
     text = buffer.getvalue()
     return ("\ufeff" + text).encode("utf-8") if excel else text
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _inert(cell: str) -> str:
+    """A spreadsheet cell that cannot be taken for a formula (OWASP's CSV injection advice)."""
+    return "'" + cell if cell.startswith(_FORMULA_START) else cell
 
 
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>#|~&])")
