@@ -147,3 +147,51 @@ def test_cli_taggers_and_an_export_at_once(study: tuple[Store, Path], backend: s
     rows = _codings(store)
     assert sorted((r["coder"], r["turn"]) for r in rows) == sorted(
         (f"c{turn % 3}", turn) for turn in range(1, 13))
+
+
+class _Holder:
+    """Another process's long write: holds the store's writer turn until released."""
+
+    def __init__(self, location: str) -> None:
+        self.location = location
+        if "://" in location:
+            import psycopg
+
+            from qcode.store import WRITER_LOCK_KEY
+
+            self.conn: object = psycopg.connect(location)
+            self.conn.execute("SELECT pg_advisory_xact_lock(%s)",  # type: ignore[attr-defined]
+                              (WRITER_LOCK_KEY,))
+        else:
+            import sqlite3
+
+            self.conn = sqlite3.connect(location, isolation_level=None)
+            self.conn.execute("BEGIN IMMEDIATE")  # type: ignore[attr-defined]
+
+    def release(self) -> None:
+        self.conn.rollback()  # type: ignore[attr-defined]
+        self.conn.close()  # type: ignore[attr-defined]
+
+
+def test_a_writer_that_must_wait_says_so_then_completes(
+        study: tuple[Store, Path], backend: str) -> None:
+    store, root = study
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QCODE_")}
+    env["PYTHONPATH"] = str(REPO)
+    holder = _Holder(load_project(root).store_location)
+    try:
+        proc = subprocess.Popen([sys.executable, "-m", "qcode", "tag", "T1", "3", "entraide",
+                                 "--coder", "alice"], cwd=root, env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(2.5)
+        assert proc.poll() is None  # still waiting for its turn, not failed
+    finally:
+        holder.release()
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert "waiting for another qcode process to finish writing to the store" in err
+    assert "locked" not in err and "Traceback" not in err
+    assert [(r["coder"], r["turn"]) for r in _codings(store)] == [("alice", 3)]
+    # with nobody else writing, nothing is said
+    done = qcode("tag", "T1", "5", "entraide", "--coder", "alice", cwd=root)
+    assert done.returncode == 0 and "waiting" not in done.stderr

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from qcode.cli.output import Format
+from qcode.cli.output import Format, info
 
 if TYPE_CHECKING:
     from qcode.project import Project
@@ -40,4 +40,7 @@ def open_project(ctx: typer.Context, local: Path | None) -> Project:
 def open_store(project: Project) -> Store:
     from qcode.store import Store
 
-    return Store.open(project.store_location)
+    store = Store.open(project.store_location)
+    store.on_wait = lambda: info("waiting for another qcode process to finish writing to the "
+                                 "store…")
+    return store

@@ -12,7 +12,8 @@ PostgreSQL they read one snapshot (``REPEATABLE READ``), as SQLite's WAL readers
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import sqlite3
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,20 @@ from qcode.errors import StoreError
 from qcode.store import migrations
 
 DEFAULT_BUSY_TIMEOUT_S = 30.0
+# A writer that has not got its turn after this long tells the user it is waiting (once per
+# wait), then goes on waiting up to the busy timeout.
+WAIT_NOTICE_AFTER_S = 0.25
+
+
+class _WaitNotice:
+    """What a writer calls when it must wait for another process: a callback the CLI sets."""
+
+    def __init__(self) -> None:
+        self.callback: Callable[[], None] | None = None
+
+    def __call__(self) -> None:
+        if self.callback is not None:
+            self.callback()
 
 
 # The key of the advisory lock that PostgreSQL writers take in turn (any constant will do:
@@ -58,12 +73,22 @@ def redacted(location: str) -> str:
 class Store:
     """An open store. Use :meth:`read` and :meth:`write` to get a connection in a transaction."""
 
-    def __init__(self, engine: Engine, location: str) -> None:
+    def __init__(self, engine: Engine, location: str, notice: _WaitNotice | None = None) -> None:
         self.engine = engine
         self.location = location
+        self._notice = notice or _WaitNotice()
         self._writer = engine.execution_options(qcode_begin="IMMEDIATE")
         self._reader = (engine.execution_options(isolation_level="REPEATABLE READ")
                         if engine.dialect.name == "postgresql" else engine)
+
+    @property
+    def on_wait(self) -> Callable[[], None] | None:
+        """Called when a writer must wait for another process's write to finish."""
+        return self._notice.callback
+
+    @on_wait.setter
+    def on_wait(self, callback: Callable[[], None] | None) -> None:
+        self._notice.callback = callback
 
     @property
     def is_sqlite(self) -> bool:
@@ -79,8 +104,9 @@ class Store:
     ) -> Store:
         """Open (and create or migrate) the store at a file path or database URL."""
         location = str(location)
+        notice = _WaitNotice()
         if _is_url(location):
-            engine = _server_engine(location, busy_timeout_s)
+            engine = _server_engine(location, busy_timeout_s, notice)
         else:
             path = Path(location)
             if not path.exists():
@@ -91,8 +117,8 @@ class Store:
                 # create the file readable by its owner only: transcripts are personal data
                 os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
             engine = create_engine(f"sqlite:///{path}", connect_args={"timeout": busy_timeout_s})
-            _configure_sqlite(engine, busy_timeout_s)
-        store = cls(engine, location)
+            _configure_sqlite(engine, busy_timeout_s, notice)
+        store = cls(engine, location, notice)
         try:
             migrations.migrate(engine, before=store._backup_before_migration)
         except DBAPIError as exc:
@@ -116,11 +142,7 @@ class Store:
         except OperationalError as exc:
             message = str(exc.orig)
             if "locked" in message or "busy" in message or "lock timeout" in message:
-                raise StoreError(
-                    "the store is busy: another qcode process kept it locked too long",
-                    path=redacted(self.location),
-                    hint="wait for the other process to finish, then run the command again",
-                ) from None
+                raise _busy(self.location, exc) from None
             raise
 
     def backup(self, target: str | Path) -> Path:
@@ -131,8 +153,6 @@ class Store:
         target = Path(target)
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_name(target.name + ".part")
-        import sqlite3
-
         raw = self.engine.raw_connection()
         try:
             dest = sqlite3.connect(tmp)
@@ -165,7 +185,7 @@ def _first_line(error: object) -> str:
     return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
 
 
-def _server_engine(location: str, busy_timeout_s: float) -> Engine:
+def _server_engine(location: str, busy_timeout_s: float, notice: _WaitNotice) -> Engine:
     """An engine on a database server (PostgreSQL), writers serialised by an advisory lock."""
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError, NoSuchModuleError
@@ -188,12 +208,28 @@ def _server_engine(location: str, busy_timeout_s: float) -> Engine:
             # writers take turns, as on SQLite; waiting longer than the busy timeout fails
             # with 'lock timeout', reported as a busy store
             conn.exec_driver_sql(f"SET LOCAL lock_timeout = {timeout_ms}")
-            conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({WRITER_LOCK_KEY})")
+            if conn.exec_driver_sql(
+                    f"SELECT pg_try_advisory_xact_lock({WRITER_LOCK_KEY})").scalar():
+                return
+            if not _sleep_then_try(conn, f"SELECT pg_try_advisory_xact_lock({WRITER_LOCK_KEY})"):
+                notice()
+                conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({WRITER_LOCK_KEY})")
 
     return engine
 
 
-def _configure_sqlite(engine: Engine, busy_timeout_s: float) -> None:
+def _sleep_then_try(conn: Connection, statement: str) -> bool:
+    """Try to take the writers' lock once more after the notice delay (PostgreSQL)."""
+    import time
+
+    time.sleep(WAIT_NOTICE_AFTER_S)
+    return bool(conn.exec_driver_sql(statement).scalar())
+
+
+def _configure_sqlite(engine: Engine, busy_timeout_s: float, notice: _WaitNotice) -> None:
+    full_ms = int(busy_timeout_s * 1000)
+    notice_ms = min(full_ms, int(WAIT_NOTICE_AFTER_S * 1000))
+
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         dbapi_conn.isolation_level = None  # transactions are begun explicitly below
@@ -207,7 +243,35 @@ def _configure_sqlite(engine: Engine, busy_timeout_s: float) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
         mode = conn.get_execution_options().get("qcode_begin", "DEFERRED")
-        conn.exec_driver_sql(f"BEGIN {mode}")
+        if mode != "IMMEDIATE":
+            conn.exec_driver_sql(f"BEGIN {mode}")
+            return
+        # a writer: try for a moment; if another process holds the store, say so, then wait
+        # up to the busy timeout
+        raw = conn.connection.dbapi_connection
+        assert raw is not None
+        raw.execute(f"PRAGMA busy_timeout={notice_ms}")
+        try:
+            raw.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc):
+                raise
+            notice()
+            raw.execute(f"PRAGMA busy_timeout={max(full_ms - notice_ms, 0)}")
+            try:
+                raw.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as again:
+                raise _busy(engine.url.database or "", again) from None
+        finally:
+            raw.execute(f"PRAGMA busy_timeout={full_ms}")
+
+
+def _busy(location: str, _cause: object) -> StoreError:
+    return StoreError(
+        "the store is busy: another qcode process kept it locked too long",
+        path=redacted(location),
+        hint="wait for the other process to finish, then run the command again",
+    )
 
 
 __all__ = ["Store", "StoreError"]
