@@ -46,7 +46,8 @@ def export_codebook(
 ) -> None:
     """Write the codebook for other QDA tools (NVivo, ATLAS.ti, MAXQDA, QualCoder…)."""
     from qcode.codebook import load_valid
-    from qcode.refi import codebook_export_notes, codebook_to_qdc, write_atomic
+    from qcode.fileutil import write_atomic
+    from qcode.refi import codebook_export_notes, codebook_to_qdc
 
     proj = open_project(ctx, project)
     book = load_valid(proj.root / proj.codebook)
@@ -60,7 +61,7 @@ def export_codebook(
     dest = Path(file) if file else proj.root / proj.exports_dir / name
     if dest.is_dir():
         dest = dest / name
-    write_atomic(dest, data)
+    write_atomic(dest, data)  # owner-only, as every export: the examples quote interviews
     themes = len(book.roots)
     info(f"wrote {dest} ({themes} themes, {len(book.codes) - themes} codes)")
 
