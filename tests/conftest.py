@@ -62,18 +62,28 @@ def pg_server() -> Iterator[object]:
         server.stop()
 
 
+def new_pg_database(request: pytest.FixtureRequest) -> str:
+    """A new, empty PostgreSQL database (for fixtures of any scope); skipped when no server
+    can be started, except in CI. It is dropped with the server at the end of the session."""
+    from tests import pgserver
+
+    server = request.getfixturevalue("pg_server")
+    if isinstance(server, pgserver.PgUnavailable):
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must test PostgreSQL, but no server could be started: {server}")
+        pytest.skip(f"no PostgreSQL server: {server}")
+    assert isinstance(server, pgserver.PgServer)
+    return server.new_database()
+
+
 @pytest.fixture
-def pg_url(pg_server: object) -> Iterator[str]:
+def pg_url(request: pytest.FixtureRequest, pg_server: object) -> Iterator[str]:
     """The URL of a new, empty PostgreSQL database, dropped after the test."""
     from tests import pgserver
 
-    if isinstance(pg_server, pgserver.PgUnavailable):
-        if os.environ.get("CI"):
-            pytest.fail(f"CI must test PostgreSQL, but no server could be started: {pg_server}")
-        pytest.skip(f"no PostgreSQL server: {pg_server}")
-    assert isinstance(pg_server, pgserver.PgServer)
-    url = pg_server.new_database()
+    url = new_pg_database(request)
     yield url
+    assert isinstance(pg_server, pgserver.PgServer)
     pg_server.drop_database(url)
 
 

@@ -11,11 +11,13 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from qcode import __version__
+from qcode.cli import agreement as agreement_cli
 from qcode.cli import codebook as codebook_cli
 from qcode.cli import coding as coding_cli
 from qcode.cli import digest as digest_cli
 from qcode.cli import exports as exports_cli
 from qcode.cli import imports as imports_cli
+from qcode.cli import maintenance as maintenance_cli
 from qcode.cli import review as review_cli
 from qcode.cli import session as session_cli
 from qcode.cli import suggest as suggest_cli
@@ -50,6 +52,8 @@ coding_cli.register(app)
 review_cli.register(app)
 session_cli.register(app)
 tables_cli.register(app)
+agreement_cli.register(app)
+maintenance_cli.register(app)
 app.command("digest")(digest_cli.digest)
 
 
