@@ -187,7 +187,7 @@ def test_a_writer_that_must_wait_says_so_then_completes(
         assert proc.poll() is None  # still waiting for its turn, not failed
     finally:
         holder.release()
-    out, err = proc.communicate(timeout=60)
+    _out, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err
     assert "waiting for another qcode process to finish writing to the store" in err
     assert "locked" not in err and "Traceback" not in err
