@@ -161,3 +161,5 @@ def iramuteq(
     noun = "text" if result.texts == 1 else "texts"
     if result.path is not None:
         info(f"wrote {_shown(result.path)} ({result.texts} {noun})")
+
+from qcode.cli import codings_exchange as _codings  # noqa: E402,F401  (registers export codings)
