@@ -195,3 +195,41 @@ def test_a_writer_that_must_wait_says_so_then_completes(
     # with nobody else writing, nothing is said
     done = qcode("tag", "T1", "5", "entraide", "--coder", "alice", cwd=root)
     assert done.returncode == 0 and "waiting" not in done.stderr
+
+
+def test_a_coder_in_a_session_while_a_script_exports_and_another_ingests(
+        study: tuple[Store, Path], backend: str) -> None:
+    store, root = study
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QCODE_")}
+    env["PYTHONPATH"] = str(REPO)
+    session = subprocess.Popen([sys.executable, "-m", "qcode", "code", "T1", "--coder", "ana"],
+                               cwd=root, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    for n in range(2, 10):  # new interviews arrive while she codes
+        (root / "transcripts" / f"T{n}.txt").write_text(
+            _transcript().replace("Entretien T1", f"Entretien T{n}").replace("Nadia", f"P{n}"),
+            encoding="utf-8")
+    others = [subprocess.Popen([sys.executable, "-m", "qcode", *args], cwd=root, env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+              for args in (("ingest",), ("export", "quotes", "--format", "json", "--out", "-"),
+                           ("export", "quotes", "--format", "json", "--out", "-"))]
+    assert session.stdin is not None
+    for _ in range(TURNS):  # code every turn, one action at a time, as a person would
+        session.stdin.write("entraide\nn\n")
+        session.stdin.flush()
+        time.sleep(0.03)
+    session.stdin.write("q\n")
+    session.stdin.flush()
+    out, err = session.communicate(timeout=300)
+    assert session.returncode == 0, err
+    statuses = [line.split("\t")[0] for line in out.splitlines()]
+    assert statuses == ["ok"] * (2 * TURNS + 1), out  # every code, every move, and quit
+    for proc in others:
+        o, e = proc.communicate(timeout=300)
+        assert proc.returncode == 0, e
+        if proc.args[-1] == "-":
+            json.loads(o)  # each export read one consistent state
+    rows = _codings(store)
+    assert sorted(r["turn"] for r in rows if r["coder"] == "ana") == list(range(1, TURNS + 1))
+    listed = json.loads(qcode("transcripts", "list", "-f", "json", cwd=root).stdout)
+    assert sorted(t["id"] for t in listed) == [f"T{n}" for n in range(1, 10)]
