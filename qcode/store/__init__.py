@@ -101,8 +101,13 @@ class Store:
         *,
         busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S,
         create: bool = True,
+        migrate: bool = True,
     ) -> Store:
-        """Open (and create or migrate) the store at a file path or database URL."""
+        """Open (and create or migrate) the store at a file path or database URL.
+
+        ``migrate=False`` opens the store as it is, neither created nor migrated (for
+        ``qcode check`` and ``qcode backup``, which must see and copy it untouched).
+        """
         location = str(location)
         notice = _WaitNotice()
         if _is_url(location):
@@ -110,7 +115,7 @@ class Store:
         else:
             path = Path(location)
             if not path.exists():
-                if not create:
+                if not create or not migrate:
                     raise StoreError("no store yet", path=path, hint="run 'qcode ingest' first")
                 path.parent.mkdir(parents=True, exist_ok=True)
                 os.chmod(path.parent, 0o700)
@@ -120,11 +125,18 @@ class Store:
             _configure_sqlite(engine, busy_timeout_s, notice)
         store = cls(engine, location, notice)
         try:
-            migrations.migrate(engine, before=store._backup_before_migration)
+            if migrate:
+                migrations.migrate(engine, before=store._backup_before_migration)
+            else:
+                with engine.connect():
+                    pass
         except DBAPIError as exc:
             engine.dispose()
             raise StoreError(f"cannot open the store: {_first_line(exc.orig)}",
-                             path=redacted(location)) from None
+                             path=redacted(location),
+                             hint=None if _is_url(location) else "if the file is damaged, "
+                             "restore a copy from .qcode/backups/ (see 'qcode backup')"
+                             ) from None
         return store
 
     @contextmanager
@@ -153,6 +165,8 @@ class Store:
         target = Path(target)
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_name(target.name + ".part")
+        tmp.unlink(missing_ok=True)  # a part left by a killed backup
+        os.close(os.open(tmp, os.O_CREAT | os.O_WRONLY, 0o600))  # owner-only from the start
         raw = self.engine.raw_connection()
         try:
             dest = sqlite3.connect(tmp)
