@@ -269,11 +269,10 @@ def untag(store: Store, book: Codebook, passage: Passage, codes: list[str], code
     """Remove the codings of exactly this passage (with these codes, or all) by this coder."""
     ids = [book.resolve(c).id for c in codes] if codes else None
     with store.write() as conn:
-        rows = [r for r in cq.query(conn, transcripts=[passage.transcript_id], codes=ids,
-                                    coders=None if any_coder else [coder])
-                if r["start"] == passage.start and r["end"] == passage.end]
-        for r in rows:
-            cq.remove(conn, r["id"])
+        found = [r for r in cq.query(conn, transcripts=[passage.transcript_id], codes=ids,
+                                     coders=None if any_coder else [coder])
+                 if r["start"] == passage.start and r["end"] == passage.end]
+        rows = [row for r in found if (row := cq.remove(conn, r["id"])) is not None]
         if rows:
             cq.log(conn, coder, "untag", {"rows": rows})
     return rows

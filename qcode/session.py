@@ -522,11 +522,10 @@ class Session:
         """Remove this coder's codings with these codes inside ``turn``: one action, one entry
         in the journal (the same entry as :func:`qcode.coding.untag`, so undo restores them)."""
         with self.store.write() as conn:
-            rows = [r for r in cq.query(conn, transcripts=[self.rec.id], codes=ids,
-                                        coders=[self.coder])
-                    if r["start"] >= turn.start and r["end"] <= turn.end]
-            for r in rows:
-                cq.remove(conn, r["id"])
+            found = [r for r in cq.query(conn, transcripts=[self.rec.id], codes=ids,
+                                         coders=[self.coder])
+                     if r["start"] >= turn.start and r["end"] <= turn.end]
+            rows = [row for r in found if (row := cq.remove(conn, r["id"])) is not None]
             if rows:
                 cq.log(conn, self.coder, "untag", {"rows": rows})
         return rows

@@ -142,6 +142,33 @@ def test_memos(env: tuple[Store, object, Path]) -> None:
     assert [m["target_type"] for m in coding.list_memos(store)] == ["code"]
 
 
+def test_memos_on_a_coding_go_and_come_back_with_it(env: tuple[Store, object, Path]) -> None:
+    store, book, _ = env
+    passage = coding.resolve(store, "T1", "2.2")
+    coding_id = coding.tag(store, book, passage, ["entraide"], "alice").created[0]
+    coding.add_memo(store, "coding", str(coding_id), "Le cœur du récit.", "bruno", book)
+    assert len(coding.untag(store, book, passage, ["entraide"], "alice")) == 1
+    assert coding.list_memos(store) == []  # no memo is left on a coding that is gone
+    assert coding.undo(store, "alice").endswith("restored 1 coding(s)")
+    memos = coding.list_memos(store, "coding", str(coding_id))
+    assert [(m["coder"], m["text"]) for m in memos] == [("bruno", "Le cœur du récit.")]
+    assert [c["id"] for c in coding.list_codings(store)] == [coding_id]
+
+
+def test_a_merge_that_drops_a_repeated_coding_keeps_its_memos(
+        env: tuple[Store, object, Path]) -> None:
+    from qcode.store import codes as code_q
+
+    store, book, _ = env
+    passage = coding.resolve(store, "T1", "2.2")
+    first, second = coding.tag(store, book, passage, ["entraide", "récit"], "alice").created
+    coding.add_memo(store, "coding", str(second), "Raconté deux fois.", "alice", book)
+    with store.write() as conn:
+        assert code_q.recode(conn, "récit", "entraide") == 1
+    assert [(c["id"], c["code"]) for c in coding.list_codings(store)] == [(first, "entraide")]
+    assert [m["target_id"] for m in coding.list_memos(store)] == [str(first)]
+
+
 def test_cli_tag_with_accented_codes_and_quote(env: tuple[Store, object, Path]) -> None:
     root = env[2]
     result = qcode("tag", "T1", "2.2", "entraide", "récit", "--coder", "claire", cwd=root)

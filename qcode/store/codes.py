@@ -56,9 +56,20 @@ def recode(conn: Connection, old: str, new: str) -> int:
     A moved coding that would repeat one ``new`` already has (same passage, same coder) is
     dropped, so a merge never leaves the same coding twice.
     """
-    c = s.codings
+    c, m = s.codings, s.memos
     result = conn.execute(update(c).where(c.c.code_id == old).values(code_id=new))
-    keep = (select(func.min(c.c.id)).where(c.c.code_id == new)
-            .group_by(c.c.transcript_id, c.c.start, c.c.end, c.c.coder).scalar_subquery())
-    conn.execute(delete(c).where(c.c.code_id == new, c.c.id.not_in(keep)))
+    kept: dict[tuple[Any, ...], int] = {}
+    dropped: dict[int, int] = {}  # a repeated coding → the one kept in its place
+    for row in conn.execute(select(c.c.id, c.c.transcript_id, c.c.start, c.c.end, c.c.coder)
+                            .where(c.c.code_id == new).order_by(c.c.id)):
+        key = (row.transcript_id, row.start, row.end, row.coder)
+        if key in kept:
+            dropped[row.id] = kept[key]
+        else:
+            kept[key] = row.id
+    for gone, keeper in dropped.items():  # memos on a dropped coding follow to the kept one
+        conn.execute(update(m).where(m.c.target_type == "coding", m.c.target_id == str(gone))
+                     .values(target_id=str(keeper)))
+    if dropped:
+        conn.execute(delete(c).where(c.c.id.in_(list(dropped))))
     return int(result.rowcount or 0)

@@ -49,16 +49,26 @@ def get(conn: Connection, coding_id: int) -> dict[str, Any] | None:
 
 
 def remove(conn: Connection, coding_id: int) -> dict[str, Any] | None:
-    """Delete a coding; returns the row as it was (for the journal), or None."""
+    """Delete a coding and the memos written on it; returns the row as it was, its memos
+    under ``"memos"`` (for the journal, so that :func:`restore` puts both back), or None."""
     row = get(conn, coding_id)
     if row is not None:
+        m = s.memos
+        on_it = (m.c.target_type == "coding") & (m.c.target_id == str(coding_id))
+        row["memos"] = [dict(r._mapping) for r in conn.execute(select(m).where(on_it)
+                                                               .order_by(m.c.id))]
+        conn.execute(delete(m).where(on_it))
         conn.execute(delete(s.codings).where(s.codings.c.id == coding_id))
     return row
 
 
 def restore(conn: Connection, row: dict[str, Any]) -> None:
-    """Put back a coding removed earlier, with its id."""
-    conn.execute(insert(s.codings).values(**row))
+    """Put back a coding removed earlier, with its id, and the memos that were on it."""
+    values = dict(row)
+    memos_on_it = values.pop("memos", [])
+    conn.execute(insert(s.codings).values(**values))
+    if memos_on_it:
+        conn.execute(insert(s.memos), memos_on_it)
 
 
 def query(conn: Connection, *, transcripts: list[str] | None = None,
