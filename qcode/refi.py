@@ -1,4 +1,5 @@
-"""REFI-QDA exchange with other QDA tools: codebooks (``.qdc``) now, projects (``.qdpx``) later.
+"""REFI-QDA exchange with other QDA tools: codebooks (``.qdc``), and the codebook part and the
+hardened XML parsing of projects (``.qdpx``, :mod:`qcode.qdpx`).
 
 REFI-QDA (``urn:QDA-XML:codebook:1.0``) is what NVivo, ATLAS.ti, MAXQDA, QualCoder and others
 read and write. It has fewer fields than a qcode codebook, so the export and the import agree on
@@ -55,6 +56,7 @@ import re
 import unicodedata
 import uuid
 import xml.etree.ElementTree as ET
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -129,7 +131,8 @@ def code_guid(code: Code) -> str:
     return code.guid or str(uuid.uuid5(QCODE_GUID_NAMESPACE, code.id))
 
 
-def _xml_text(text: str) -> str:
+def xml_text(text: str) -> str:
+    """``text`` as XML 1.0 can hold it: ``\n`` line ends, control characters left out."""
     return _NOT_XML_CHAR.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
 
 
@@ -174,22 +177,45 @@ def codebook_to_qdc(book: Codebook, *, language: str | None = None) -> bytes:
         seen[guid] = code
 
     root = ET.Element("CodeBook", {"xmlns": CODEBOOK_NS, "origin": f"qcode {__version__}"})
-    codes = ET.SubElement(root, "Codes")
-
-    def add(parent: ET.Element, code: Code) -> None:
-        attrib = {"guid": code_guid(code), "name": _xml_text(code.label),
-                  "isCodable": "true" if code.codable else "false"}
-        if code.color:
-            attrib["color"] = code.color.upper()
-        element = ET.SubElement(parent, "Code", attrib)
-        ET.SubElement(element, "Description").text = _xml_text(codebook_description(code, lang))
-        for child in code.children:
-            add(element, book.codes[child])
-
-    for theme in book.roots:
-        add(codes, book.codes[theme])
+    add_codes(ET.SubElement(root, "Codes"), book, lang)
     ET.indent(root, space="  ")
     return (XML_DECLARATION + "\n" + ET.tostring(root, encoding="unicode") + "\n").encode("utf-8")
+
+
+def code_element(parent: ET.Element, code: Code, language: str,
+                 note_refs: Sequence[str] = ()) -> ET.Element:
+    """Append the ``<Code>`` of one code (without its sub-codes) to ``parent``.
+
+    ``note_refs`` are the GUIDs of the notes written on the code (projects only): one
+    ``<NoteRef>`` each, after the description, as the project schema orders them.
+    """
+    attrib = {"guid": code_guid(code), "name": xml_text(code.label),
+              "isCodable": "true" if code.codable else "false"}
+    if code.color:
+        attrib["color"] = code.color.upper()
+    element = ET.SubElement(parent, "Code", attrib)
+    ET.SubElement(element, "Description").text = xml_text(codebook_description(code, language))
+    for guid in note_refs:
+        ET.SubElement(element, "NoteRef", {"targetGUID": guid})
+    return element
+
+
+def add_codes(parent: ET.Element, book: Codebook, language: str,
+              note_refs: Mapping[str, Sequence[str]] | None = None) -> None:
+    """Append the codebook's codes to ``parent`` (a ``<Codes>``): themes, then their codes.
+
+    ``note_refs`` maps a code's id to the GUIDs of the notes on it (a ``.qdpx`` project's
+    memos on codes; a ``.qdc`` codebook has none).
+    """
+    refs = note_refs or {}
+
+    def add(element: ET.Element, code: Code) -> None:
+        child = code_element(element, code, language, refs.get(code.id, ()))
+        for sub in code.children:
+            add(child, book.codes[sub])
+
+    for theme in book.roots:
+        add(parent, book.codes[theme])
 
 
 def codebook_export_notes(book: Codebook) -> list[str]:
@@ -210,23 +236,42 @@ def codebook_export_notes(book: Codebook) -> list[str]:
 
 
 @dataclass(slots=True)
-class _Node:
+class XmlNode:
     tag: str  # local name
     ns: str
     attrib: dict[str, str]
     line: int
-    children: list[_Node] = field(default_factory=list)
+    children: list[XmlNode] = field(default_factory=list)
     text: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class _Document:
+    """What a REFI-QDA XML document must be: its root element, and how to say it is not."""
+
+    root: str  # local name of the root element
+    what: str  # "a REFI-QDA codebook"
+    noun: str  # "a codebook"
+    hints: Mapping[str, str]  # another root element → the hint for it
+
+
+_DOCUMENTS = {
+    "CodeBook": _Document("CodeBook", "a REFI-QDA codebook", "a codebook", {
+        "Project": "it is a REFI-QDA project: export its codebook as .qdc from the other tool"}),
+    "Project": _Document("Project", "a REFI-QDA project", "a project", {
+        "CodeBook": "it is a REFI-QDA codebook: import it with 'qcode codebook import'"}),
+}
 
 
 class _TreeTarget:
     """Parser target building a small tree whose elements know their line."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, document: _Document = _DOCUMENTS["CodeBook"]) -> None:
         self.path = path
+        self.document = document
         self.parser: expat.XMLParserType | None = None
-        self.stack: list[_Node] = []
-        self.root: _Node | None = None
+        self.stack: list[XmlNode] = []
+        self.root: XmlNode | None = None
         self.codes = 0  # <Code> elements open
 
     @property
@@ -237,15 +282,15 @@ class _TreeTarget:
         ns, local = ("", tag)
         if tag.startswith("{"):
             ns, _, local = tag[1:].partition("}")
-        node = _Node(local, ns, dict(attrib), self.line)
+        node = XmlNode(local, ns, dict(attrib), self.line)
         if self.stack:
             self.stack[-1].children.append(node)
         else:
-            if local != "CodeBook":
-                hint = ("it is a REFI-QDA project: export its codebook as .qdc from the other "
-                        "tool" if local == "Project" else None)
-                raise InputError(f"not a REFI-QDA codebook: the root element is <{local}>, "
-                                 "not <CodeBook>", path=self.path, line=self.line, hint=hint)
+            expected = self.document
+            if local != expected.root:
+                raise InputError(f"not {expected.what}: the root element is <{local}>, "
+                                 f"not <{expected.root}>", path=self.path, line=self.line,
+                                 hint=expected.hints.get(local))
             self.root = node
         self.stack.append(node)
         self.codes += local == "Code"
@@ -260,20 +305,26 @@ class _TreeTarget:
         if self.stack:
             self.stack[-1].text.append(text)
 
-    def close(self) -> _Node | None:
+    def close(self) -> XmlNode | None:
         return self.root
 
 
-def _parse_xml(data: bytes, path: Path) -> _Node:
-    if data.startswith(b"PK\x03\x04"):
+def parse_xml(data: bytes, path: str | Path, *, root: str = "CodeBook") -> XmlNode:
+    """Parse a REFI-QDA document whose root element is ``root`` (``CodeBook`` or ``Project``).
+
+    Hostile XML is refused with :class:`InputError` (entity declarations, external
+    references); a plain ``<!DOCTYPE>`` is harmless and ignored. Every element knows its line.
+    """
+    document = _DOCUMENTS[root]
+    if root == "CodeBook" and data.startswith(b"PK\x03\x04"):
         raise InputError("not a .qdc codebook but a ZIP archive (a .qdpx project?)", path=path,
                          hint="export the codebook alone, as .qdc, from the other tool")
-    target = _TreeTarget(path)
+    target = _TreeTarget(Path(path), document)
     parser = DefusedXMLParser(target=target, forbid_dtd=False, forbid_entities=True,
                               forbid_external=True)
     target.parser = parser.parser
-    hint = "a codebook never needs them: they are refused to stop entity-expansion and " \
-        "external-entity attacks"
+    hint = f"{document.noun} never needs them: they are refused to stop entity-expansion " \
+        "and external-entity attacks"
     try:
         parser.feed(data)
         parser.close()
@@ -290,7 +341,7 @@ def _parse_xml(data: bytes, path: Path) -> _Node:
                          path=path, line=target.line, hint=hint) from None
     except DefusedXmlException as exc:
         raise InputError(f"refused XML: {exc}", path=path, line=target.line) from None
-    except LookupError as exc:  # an unknown encoding in the XML declaration
+    except (LookupError, ValueError) as exc:  # an unknown or multi-byte declared encoding
         raise InputError(f"malformed XML: {exc}", path=path, line=1,
                          hint="save the file as UTF-8") from None
     if target.root is None:  # pragma: no cover - expat reports an empty document
@@ -302,7 +353,9 @@ def _parse_xml(data: bytes, path: Path) -> _Node:
 
 
 @dataclass(slots=True)
-class _ImportedCode:
+class ImportedCode:
+    """A code read from a REFI-QDA ``<Code>``, with the qcode id it is given."""
+
     line: int
     name: str
     depth: int
@@ -315,7 +368,7 @@ class _ImportedCode:
     examples: list[str] = field(default_factory=list)
     qcode_id: str | None = None
     id: str = ""
-    children: list[_ImportedCode] = field(default_factory=list)
+    children: list[ImportedCode] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -326,6 +379,13 @@ class QdcImport:
     notes: list[str]
     themes: int
     codes: int  # below the themes
+    entries: list[ImportedCode] = field(default_factory=list)  # every code, in tree order
+
+    @property
+    def guids(self) -> dict[str, str]:
+        """Each code's GUID (lower case, no braces) → its id; codes without a usable GUID
+        (none, invalid, or that of an earlier code) are not in it."""
+        return {code.guid: code.id for code in self.entries if code.guid}
 
 
 def slugify(name: str) -> str:
@@ -406,18 +466,19 @@ def _boolean(value: str | None) -> bool | None:
 
 
 class _Importer:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, allowed: frozenset[str] = frozenset()) -> None:
         self.path = path
+        self.allowed = allowed  # other children of <Code> read by the caller (NoteRef)
         self.notes: list[str] = []
         self.guids: dict[str, int] = {}  # guid → line of its first code
         self.ignored: dict[str, int] = {}  # unknown element → line of its first occurrence
         self.languages: set[str] = set()
         self.count = 0
 
-    def code(self, node: _Node, depth: int) -> _ImportedCode:
+    def code(self, node: XmlNode, depth: int) -> ImportedCode:
         self.count += 1
         attrib = node.attrib
-        name = _one_line(attrib.get("name", "")).strip()
+        name = one_line(attrib.get("name", "")).strip()
         codable = _boolean(attrib.get("isCodable"))
         if codable is None:
             shown = "no isCodable" if "isCodable" not in attrib else \
@@ -425,7 +486,7 @@ class _Importer:
             self.notes.append(f"line {node.line}: {_who(name)} has {shown}: "
                               "read as codable")
             codable = True
-        code = _ImportedCode(node.line, name, depth, codable)
+        code = ImportedCode(node.line, name, depth, codable)
         raw_guid = attrib.get("guid", "").strip()
         guid_match = _QDC_GUID_RE.match(raw_guid)
         if not guid_match:
@@ -452,17 +513,17 @@ class _Importer:
             if child.tag == "Code":
                 code.children.append(self.code(child, depth + 1))
             elif child.tag == "Description":
-                desc = parse_description(_xml_text("".join(child.text)))
+                desc = parse_description(xml_text("".join(child.text)))
                 code.description, code.include, code.exclude = (
                     desc.description, desc.include, desc.exclude)
                 code.examples, code.qcode_id = desc.examples, desc.qcode_id
                 self.languages |= desc.labels
-            else:
+            elif child.tag not in self.allowed:
                 self.ignored.setdefault(child.tag, child.line)
         return code
 
-    def assign_ids(self, codes: list[_ImportedCode]) -> None:
-        ordered: list[_ImportedCode] = []
+    def assign_ids(self, codes: list[ImportedCode]) -> None:
+        ordered: list[ImportedCode] = []
         stack = list(reversed(codes))
         while stack:
             code = stack.pop()
@@ -501,7 +562,7 @@ class _Importer:
                 self.notes.append(f"line {code.line}: a code without a name: labelled with its "
                                   f"id {code.id!r}")
 
-    def entry(self, code: _ImportedCode) -> dict[str, Any]:
+    def entry(self, code: ImportedCode) -> dict[str, Any]:
         out: dict[str, Any] = {"id": code.id, "label": code.name or code.id}
         for key in ("description", "include", "exclude"):
             if getattr(code, key):
@@ -541,20 +602,31 @@ def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
 _Dumper.add_representer(str, _represent_str)
 
 
-def _one_line(text: str) -> str:
+def one_line(text: str) -> str:
     """XML whitespace (not the no-break spaces of French typography) collapsed to one space."""
     return _XML_SPACE.sub(" ", text).strip(" ")
 
 
 def read_qdc(data: bytes, path: Path, *, imported_on: dt.date | None = None) -> QdcImport:
     """Read a ``.qdc`` document into qcode YAML; :class:`InputError` if it cannot be read."""
-    root = _parse_xml(data, path)
-    importer = _Importer(path)
+    root = parse_xml(data, path)
+    notes = []
     if root.ns != CODEBOOK_NS:
         which = f"the namespace {root.ns!r}" if root.ns else "no namespace"
-        importer.notes.append(f"the root element has {which}, not {CODEBOOK_NS}: read anyway "
-                              "(strict importers refuse such files)")
-    themes: list[_ImportedCode] = []
+        notes.append(f"the root element has {which}, not {CODEBOOK_NS}: read anyway "
+                     "(strict importers refuse such files)")
+    return codebook_from_tree(root, path, imported_on=imported_on, notes=notes)
+
+
+def codebook_from_tree(root: XmlNode, path: Path, *, imported_on: dt.date | None = None,
+                       notes: Sequence[str] = (), origin: str | None = None,
+                       allowed: frozenset[str] = frozenset()) -> QdcImport:
+    """Read a ``<CodeBook>`` element into qcode YAML: the root of a ``.qdc``, or the codebook
+    of a ``.qdpx`` project (then ``origin`` is the project's, and ``allowed`` names the other
+    children of ``<Code>`` that the caller reads itself, such as ``NoteRef``)."""
+    importer = _Importer(path, allowed)
+    importer.notes.extend(notes)
+    themes: list[ImportedCode] = []
     sets: list[str] = []
     for child in root.children:
         if child.tag == "Codes":
@@ -564,7 +636,7 @@ def read_qdc(data: bytes, path: Path, *, imported_on: dt.date | None = None) -> 
                 else:
                     importer.ignored.setdefault(node.tag, node.line)
         elif child.tag == "Sets":
-            sets.extend(_one_line(s.attrib.get("name", "")) or "?" for s in child.children
+            sets.extend(one_line(s.attrib.get("name", "")) or "?" for s in child.children
                         if s.tag == "Set")
         else:
             importer.ignored.setdefault(child.tag, child.line)
@@ -583,15 +655,22 @@ def read_qdc(data: bytes, path: Path, *, imported_on: dt.date | None = None) -> 
     if len(importer.languages) == 1:
         document["language"] = next(iter(importer.languages))
     document["themes"] = [importer.entry(theme) for theme in themes]
-    origin = _one_line(root.attrib.get("origin", ""))
+    origin = one_line(root.attrib.get("origin", "") if origin is None else origin)
     date = (imported_on or dt.date.today()).isoformat()
-    header = (f"# Codebook imported by qcode {__version__} from {_one_line(path.name)} "
+    header = (f"# Codebook imported by qcode {__version__} from {one_line(path.name)} "
               f"(REFI-QDA{', written by ' + origin if origin else ''}) on {date}.\n"
               "# Each code keeps its REFI-QDA GUID in 'guid:', so that exports back to the "
               "other tool stay in step.\n\n")
     body = yaml.dump(document, Dumper=_Dumper, allow_unicode=True, sort_keys=False,
                      default_flow_style=False, width=float("inf"), indent=2)
-    return QdcImport(header + body, importer.notes, len(themes), importer.count - len(themes))
+    entries: list[ImportedCode] = []
+    stack = list(reversed(themes))
+    while stack:
+        code = stack.pop()
+        entries.append(code)
+        stack.extend(reversed(code.children))
+    return QdcImport(header + body, importer.notes, len(themes), importer.count - len(themes),
+                     entries)
 
 
 def qdc_to_codebook_yaml(data: bytes, path: Path, *, imported_on: dt.date | None = None

@@ -124,3 +124,43 @@ def test_main_job_gives_the_same_results_on_postgresql_as_on_sqlite(
     summary = json.loads(qcode("run", "--format", "json", cwd=on_server,
                                env={"QCODE_DB": pg_url}).stdout)
     assert summary["errors"] == [] and summary["totals"][0]["transcripts"] == 40
+
+
+def test_a_team_on_postgresql_exchanges_with_a_coder_on_sqlite(tmp_path: Path,
+                                                                 pg_url: str) -> None:
+    """Codings and whole projects travel between the two engines unchanged."""
+    team = _copy_study(tmp_path / "team")
+    (team / "qcode.yaml").write_text((team / "qcode.yaml").read_text(encoding="utf-8").replace(
+        "store: .qcode/qcode.db", f"store: {pg_url}"), encoding="utf-8")
+    assert qcode("ingest", cwd=team).returncode == 0
+    for tid, unit, code, coder in (("HV01", "3", "entraide", "ana"), ("HV01", "5.1", "mairie-elus",
+                                   "bruno"), ("AC01", "4", "fetes", "ana")):
+        done = qcode("tag", tid, unit, code, "--coder", coder, cwd=team)
+        assert done.returncode == 0, done.stderr
+    assert qcode("memo", "add", "--code", "entraide", "à discuter", "--coder", "ana",
+                 cwd=team).returncode == 0
+    apart = _copy_study(tmp_path / "apart")  # a coder with her own SQLite copy
+    assert qcode("ingest", cwd=apart).returncode == 0
+    assert qcode("tag", "GL01", "6", "confiance", "--coder", "claire", cwd=apart).returncode == 0
+    # her codings join the team's database, and the team's reach her copy
+    assert qcode("export", "codings", "--out", str(tmp_path / "claire.jsonl"),
+                 cwd=apart).returncode == 0
+    done = qcode("import", "codings", str(tmp_path / "claire.jsonl"), cwd=team)
+    assert done.returncode == 0, done.stderr
+    assert qcode("export", "codings", "--out", str(tmp_path / "team.jsonl"),
+                 cwd=team).returncode == 0
+    assert qcode("import", "codings", str(tmp_path / "team.jsonl"), cwd=apart).returncode == 0
+    listed = [sorted((c["transcript"], c["turn"], c["start"], c["end"], c["code"], c["coder"],
+                      c["quote"]) for c in json.loads(
+                          qcode("codings", "list", "-f", "json", cwd=root).stdout))
+              for root in (team, apart)]
+    assert listed[0] == listed[1] and len(listed[0]) == 4  # (ids and origins differ)
+    # the whole project, from the server to a new SQLite project through REFI-QDA
+    assert qcode("export", "qdpx", str(tmp_path / "team.qdpx"), cwd=team).returncode == 0
+    assert qcode("init", str(tmp_path / "copy")).returncode == 0
+    done = qcode("import", "qdpx", str(tmp_path / "team.qdpx"), cwd=tmp_path / "copy")
+    assert done.returncode == 0, done.stderr
+    copied = json.loads(qcode("codings", "list", "-f", "json", cwd=tmp_path / "copy").stdout)
+    original = json.loads(qcode("codings", "list", "-f", "json", cwd=team).stdout)
+    assert sorted((c["coder"], c["code"], c["quote"]) for c in copied) == sorted(
+        (c["coder"], c["code"], c["quote"]) for c in original)

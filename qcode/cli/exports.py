@@ -163,3 +163,4 @@ def iramuteq(
         info(f"wrote {_shown(result.path)} ({result.texts} {noun})")
 
 from qcode.cli import codings_exchange as _codings  # noqa: E402,F401  (registers export codings)
+from qcode.cli import qdpx as _qdpx  # noqa: E402,F401  (registers export qdpx)

@@ -14,3 +14,4 @@ app = typer.Typer(help="Import codings from other coders, and projects from othe
                   no_args_is_help=True, rich_markup_mode=None)
 
 from qcode.cli import codings_exchange as _codings  # noqa: E402,F401  (registers import codings)
+from qcode.cli import qdpx as _qdpx  # noqa: E402,F401  (registers import qdpx)

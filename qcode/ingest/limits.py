@@ -1,12 +1,19 @@
 """Size limits applied to files from outside (documented in the README; set in qcode.yaml).
 
-A transcript of a two-hour interview is well under 1 MB of text; these limits are generous for
-real files and stop absurd or hostile ones (ZIP bombs, gigantic XML) before they cost memory.
+A transcript of a two-hour interview is well under 1 MB of text and a few thousand turns; these
+limits are generous for real files and stop absurd or hostile ones (ZIP bombs, gigantic XML, a
+million turns) before they cost minutes and gigabytes.
+
+:data:`MAX_TIME_MS` is not a setting but a bound on what a time in a transcript can mean: no
+recording lasts 100 hours, and a time beyond it (``99999999:00:00.000``) is a damaged or
+hostile file, not an interview.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+MAX_TIME_MS = 100 * 3600 * 1000  # 100 hours: a later time in a transcript is refused
 
 
 @dataclass(frozen=True, slots=True)
@@ -15,6 +22,7 @@ class Limits:
     max_unzipped_bytes: int = 200 * 1024 * 1024  # total uncompressed size of a .docx/.odt/.qdpx
     max_zip_ratio: int = 200  # uncompressed/compressed ratio of one ZIP member
     max_zip_members: int = 10_000
+    max_turns: int = 100_000  # turns in one transcript
 
 
 DEFAULT_LIMITS = Limits()

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from qcode.errors import InputError, QcodeError
+from qcode.ingest.limits import DEFAULT_LIMITS, MAX_TIME_MS, Limits
 from qcode.ingest.model import ParsedTranscript
 from qcode.ingest.roles import SpeakerStats, resolve_roles, roles_key
 from qcode.ingest.sentences import split_sentences
@@ -74,7 +75,8 @@ class IngestReport:
         return sum(1 for o in self.outcomes if o.status == status)
 
 
-def read_file(path: Path, data: bytes, known_labels: set[str] | None = None) -> ParsedTranscript:
+def read_file(path: Path, data: bytes, known_labels: set[str] | None = None,
+              limits: Limits = DEFAULT_LIMITS) -> ParsedTranscript:
     """Parse ``data`` (the bytes of ``path``) with the reader for its extension."""
     ext = path.suffix.lower()
     if ext not in READERS:
@@ -82,21 +84,36 @@ def read_file(path: Path, data: bytes, known_labels: set[str] | None = None) -> 
                          hint=f"supported: {', '.join(SUPPORTED)}")
     module_name, function_name = READERS[ext]
     reader = getattr(importlib.import_module(module_name), function_name)
-    if module_name in {"qcode.ingest.text", "qcode.ingest.wordproc"}:
-        parsed: ParsedTranscript = reader(data, path, known_labels or ())
+    if module_name == "qcode.ingest.wordproc":
+        parsed: ParsedTranscript = reader(data, path, known_labels or (), limits=limits)
+    elif module_name == "qcode.ingest.text":
+        parsed = reader(data, path, known_labels or ())
+    elif module_name == "qcode.ingest.trs":
+        parsed = reader(data, path, limits=limits)
     else:
         parsed = reader(data, path)
-    _check_invariants(parsed, path)
+    _check_invariants(parsed, path, limits)
     return parsed
 
 
-def _check_invariants(parsed: ParsedTranscript, path: Path) -> None:
+def _check_invariants(parsed: ParsedTranscript, path: Path,
+                      limits: Limits = DEFAULT_LIMITS) -> None:
+    """The turns a reader gives: within the limits, and spans and times the store can keep."""
+    if len(parsed.turns) > limits.max_turns:
+        raise InputError(f"refused: {len(parsed.turns)} turns, the limit is {limits.max_turns}",
+                         path=path, hint="a transcript this long is a damaged or generated "
+                         "file; split it if it is genuine")
     previous_end = 0
     for i, turn in enumerate(parsed.turns, 1):
         if not (previous_end <= turn.start < turn.end <= len(parsed.text)):
             raise QcodeError(f"internal error: turn {i} has an invalid span "
                              f"[{turn.start}, {turn.end})", path=path,
                              hint="please report this file to the qcode developers")
+        for time_ms in (turn.start_ms, turn.end_ms):
+            if time_ms is not None and not 0 <= time_ms <= MAX_TIME_MS:
+                raise InputError(f"turn {i}: time {time_ms} ms is outside 0 to "
+                                 f"{MAX_TIME_MS // 3_600_000} hours", path=path,
+                                 hint="the file's times are damaged")
         previous_end = turn.end
 
 
@@ -288,7 +305,7 @@ def _ingest_one(
             and Path(previous.source_path).suffix.lower() == path.suffix.lower()
         ):
             return _unchanged(project, store, path, tid, previous, row)
-        parsed = read_file(path, data, project.speakers.known_labels(tid))
+        parsed = read_file(path, data, project.speakers.known_labels(tid), project.limits)
         record = build_record(project, tid, path, data, parsed, row)
         interviewer = record.attributes.get("interviewer", (None, ""))[0]
         anchored = None

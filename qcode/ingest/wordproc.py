@@ -1,8 +1,10 @@
 """Read word-processor documents: Word (``.docx``) and OpenDocument text (``.odt``).
 
-Both are ZIP archives. Before anything is parsed the archive is checked against
-:data:`~qcode.ingest.limits.DEFAULT_LIMITS` (number of members, total uncompressed size, and the
-compression ratio of every member larger than 1 MiB: smaller members cannot cost much memory).
+Both are ZIP archives. Before anything is parsed the archive is checked against the project's
+:class:`~qcode.ingest.limits.Limits` (number of members, total uncompressed size, and the
+compression ratio of every member larger than 1 MiB: smaller members cannot cost much memory) and
+member names that point outside it (``../``) are refused; every XML part is parsed with
+:mod:`defusedxml` first, so DTDs and entities are refused wherever they are.
 
 Each document becomes a list of :class:`~qcode.ingest.model.Paragraph` in document order — body
 paragraphs, paragraphs in table cells (row by row, cell by cell, nested tables included), list
@@ -22,7 +24,6 @@ from __future__ import annotations
 import io
 import re
 import zipfile
-import zlib
 from collections.abc import Collection, Iterable, Iterator
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -37,13 +38,17 @@ from docx.text.run import Run
 from qcode.errors import InputError
 from qcode.ingest.limits import DEFAULT_LIMITS, Limits
 from qcode.ingest.model import Paragraph, ParsedTranscript, normalise_text
+from qcode.ingest.safezip import check_member_names, open_zip, read_member
 from qcode.ingest.text import segment_paragraphs
+from qcode.ingest.trs import xml_refusal
 
 # python-docx's parts are lxml elements; lxml ships no type information.
 _Element = Any
 
-_RATIO_FLOOR = 1024 * 1024  # members below this size are not checked for their ratio
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+# "<!DOCTYPE" and "<!ENTITY" in the encodings an XML part may use
+_DTD_MARKERS = tuple(word.encode(encoding) for word in ("<!DOCTYPE", "<!ENTITY")
+                     for encoding in ("utf-8", "utf-16-le", "utf-16-be"))
 
 
 # --------------------------------------------------------------------------------------------
@@ -61,43 +66,19 @@ def _not_a_zip_hint(data: bytes, kind: str) -> str:
 
 def _open_zip(data: bytes, path: Path, kind: str, limits: Limits = DEFAULT_LIMITS
               ) -> zipfile.ZipFile:
-    """Open ``data`` as a ZIP archive after checking it against ``limits``."""
-    if len(data) > limits.max_file_bytes:
-        raise InputError(f"file too large ({len(data)} bytes, the limit is "
-                         f"{limits.max_file_bytes})", path=path)
+    """Open ``data`` as a ZIP archive after checking it against ``limits`` and refusing member
+    names that point outside the archive (``../``: made to overwrite files when unpacked)."""
+    archive = open_zip(data, path, kind, limits, hint=_not_a_zip_hint(data, kind))
     try:
-        archive = zipfile.ZipFile(io.BytesIO(data))
-        infos = archive.infolist()
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError, OSError) as exc:
-        raise InputError(f"not a readable {kind} (ZIP) file: {exc}", path=path,
-                         hint=_not_a_zip_hint(data, kind)) from None
-    if len(infos) > limits.max_zip_members:
-        raise InputError(f"refused {kind}: {len(infos)} members in the archive, the limit is "
-                         f"{limits.max_zip_members}", path=path)
-    total = sum(info.file_size for info in infos)
-    if total > limits.max_unzipped_bytes:
-        raise InputError(f"refused {kind}: {total} bytes once unzipped, the limit is "
-                         f"{limits.max_unzipped_bytes}", path=path)
-    for info in infos:
-        if info.file_size > _RATIO_FLOOR and (
-            info.file_size > limits.max_zip_ratio * max(info.compress_size, 1)
-        ):
-            raise InputError(
-                f"refused {kind}: member {info.filename!r} expands {info.file_size} bytes from "
-                f"{info.compress_size} (ratio above {limits.max_zip_ratio}), a ZIP bomb?",
-                path=path,
-            )
+        check_member_names(archive, path, kind)
+    except InputError:
+        archive.close()
+        raise
     return archive
 
 
 def _read_member(archive: zipfile.ZipFile, name: str, path: Path, kind: str) -> bytes:
-    try:
-        return archive.read(name)
-    except KeyError:
-        raise InputError(f"not a {kind} document: no {name} in the archive", path=path) from None
-    except (zipfile.BadZipFile, zlib.error, NotImplementedError, RuntimeError, EOFError,
-            OSError, ValueError) as exc:
-        raise InputError(f"damaged {kind}: cannot unzip {name}: {exc}", path=path) from None
+    return read_member(archive, name, path, kind)
 
 
 def _parse_xml(data: bytes, member: str, path: Path) -> Element:
@@ -109,9 +90,9 @@ def _parse_xml(data: bytes, member: str, path: Path) -> Element:
         raise InputError(f"malformed XML in {member}: {expat.ErrorString(exc.code)}",
                          path=path, line=line, column=column + 1) from None
     except DefusedXmlException as exc:
-        raise InputError(f"refused XML in {member}: {exc}", path=path,
+        raise InputError(f"refused XML in {member}: {xml_refusal(exc)}", path=path,
                          hint="DTDs, entities and external references are not allowed") from None
-    except LookupError as exc:  # an unknown encoding in the XML declaration
+    except (LookupError, ValueError) as exc:  # an unknown or multi-byte declared encoding
         raise InputError(f"malformed XML in {member}: {exc}", path=path, line=1) from None
 
 
@@ -291,13 +272,22 @@ class _DocxWalker:
             self._collect(child, runs, boxes)
 
 
-def docx_paragraphs(data: bytes, path: Path) -> list[Paragraph]:
+def docx_paragraphs(data: bytes, path: Path, limits: Limits = DEFAULT_LIMITS
+                    ) -> list[Paragraph]:
     """The paragraphs of a Word document, in document order, with their bold/heading signals."""
-    archive = _open_zip(data, path, "Word")
+    archive = _open_zip(data, path, "Word", limits)
     with archive:
         main = _docx_main_part(archive, path)
-        # Refuse DTDs and entities, and report malformed XML with its line, before python-docx.
+        # Refuse DTDs and entities, and report malformed XML with its line, before python-docx
+        # parses the package: the main part, then any other XML part that declares a DTD
+        # (found by a byte search: parsing every part would cost 50 ms on Word's 800 KB of
+        # styles; python-docx itself never resolves entities).
         _parse_xml(_read_member(archive, main, path, "Word"), main, path)
+        for name in archive.namelist():
+            if name != main and name.lower().endswith((".xml", ".rels")):
+                part = _read_member(archive, name, path, "Word")
+                if any(marker in part for marker in _DTD_MARKERS):
+                    _parse_xml(part, name, path)
     try:
         document: Any = docx.Document(io.BytesIO(data))
         body: _Element = document.element.body
@@ -316,10 +306,11 @@ def docx_paragraphs(data: bytes, path: Path) -> list[Paragraph]:
 
 
 def read_docx(
-    data: bytes, path: Path, known_labels: Collection[str] = ()
+    data: bytes, path: Path, known_labels: Collection[str] = (), *,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> ParsedTranscript:
     """Read a Word ``.docx`` transcript (``known_labels``: speaker labels from the project)."""
-    paragraphs = docx_paragraphs(data, path)
+    paragraphs = docx_paragraphs(data, path, limits)
     _check_not_empty(paragraphs, path, "Word")
     return segment_paragraphs(paragraphs, path, "docx", known_labels)
 
@@ -519,9 +510,10 @@ class _OdtWalker:
             para.characters(child.tail or "", bold)
 
 
-def odt_paragraphs(data: bytes, path: Path) -> list[Paragraph]:
+def odt_paragraphs(data: bytes, path: Path, limits: Limits = DEFAULT_LIMITS
+                   ) -> list[Paragraph]:
     """The paragraphs of an OpenDocument text, in document order, with bold/heading signals."""
-    archive = _open_zip(data, path, "OpenDocument")
+    archive = _open_zip(data, path, "OpenDocument", limits)
     with archive:
         names = set(archive.namelist())
         if "mimetype" in names:
@@ -553,10 +545,11 @@ def odt_paragraphs(data: bytes, path: Path) -> list[Paragraph]:
 
 
 def read_odt(
-    data: bytes, path: Path, known_labels: Collection[str] = ()
+    data: bytes, path: Path, known_labels: Collection[str] = (), *,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> ParsedTranscript:
     """Read an OpenDocument ``.odt`` transcript (``known_labels`` as for ``.docx``)."""
-    paragraphs = odt_paragraphs(data, path)
+    paragraphs = odt_paragraphs(data, path, limits)
     _check_not_empty(paragraphs, path, "OpenDocument")
     return segment_paragraphs(paragraphs, path, "odt", known_labels)
 
