@@ -27,8 +27,10 @@ def _user_setting() -> str | None:
         return None
     import yaml
 
+    from qcode.yamlutil import safe_load  # bounded: no alias bombs, no deep nesting
+
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = safe_load(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError):
         return None
     value = data.get("coder") if isinstance(data, dict) else None

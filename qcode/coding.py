@@ -71,7 +71,9 @@ def turn_at(rec: TranscriptRecord, offset: int) -> int:
     return rec.turns[-1].idx if rec.turns else 0
 
 
-_UNIT_RE = re.compile(r"^\s*(\d+)(?:\.(\d+)(?:-(\d+))?|-(\d+))?\s*$")
+# numbers of at most 9 digits: a longer one names no turn, and int() of thousands of digits
+# is refused by Python itself
+_UNIT_RE = re.compile(r"^\s*(\d{1,9})(?:\.(\d{1,9})(?:-(\d{1,9}))?|-(\d{1,9}))?\s*$")
 
 
 def resolve_unit(rec: TranscriptRecord, unit: str) -> Passage:
@@ -107,7 +109,7 @@ def resolve_unit(rec: TranscriptRecord, unit: str) -> Passage:
 
 
 def resolve_span(rec: TranscriptRecord, span: str) -> Passage:
-    m = re.fullmatch(r"\s*(\d+)\s*:\s*(\d+)\s*", span)
+    m = re.fullmatch(r"\s*(\d{1,12})\s*:\s*(\d{1,12})\s*", span)
     if m is None:
         raise UsageError(f"invalid span {span!r}", hint="use START:END in characters, e.g. "
                                                         "1520:1610")
@@ -115,6 +117,8 @@ def resolve_span(rec: TranscriptRecord, span: str) -> Passage:
     if not 0 <= start < end <= len(rec.text):
         raise UsageError(f"span {start}:{end} is outside {rec.id} (0:{len(rec.text)}) or empty")
     start, end = _trim(rec.text, start, end)
+    if start >= end:
+        raise UsageError(f"span {span.strip()} of {rec.id} holds only spaces")
     return Passage(rec.id, start, end, rec.text[start:end], turn_at(rec, start))
 
 
@@ -211,6 +215,7 @@ def _fuzzy_find(rec: TranscriptRecord, quote: str) -> list[tuple[int, int]]:
             start, end = _trim(rec.text, turn.start + aligned.dest_start,
                                turn.start + aligned.dest_end)
             scored.append((aligned.score, start, end))
+    scored = [(score, s, e) for score, s, e in scored if s < e]  # never an empty passage
     if not scored:
         return []
     best = max(score for score, _, _ in scored)

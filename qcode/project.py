@@ -50,7 +50,10 @@ ignore: ["README*", ".*"]
 
 limits:
   max_file_mb: 50           # bigger files are refused
-  max_unzipped_mb: 200      # .docx/.odt: total uncompressed size
+  max_unzipped_mb: 200      # .docx/.odt/.qdpx: total uncompressed size
+  max_zip_members: 10000    # files inside one .docx/.odt/.qdpx
+  max_zip_ratio: 200        # a member that expands more than this (a ZIP bomb) is refused
+  max_turns: 100000         # turns in one transcript
 """
 
 _KNOWN_KEYS = {
@@ -245,14 +248,21 @@ def _limits(raw: Any, problem: Any) -> Limits:
         return Limits()
     mb = 1024 * 1024
     values: dict[str, int] = {}
-    names = {"max_file_mb": "max_file_bytes", "max_unzipped_mb": "max_unzipped_bytes"}
+    sizes = {"max_file_mb": "max_file_bytes", "max_unzipped_mb": "max_unzipped_bytes"}
+    counts = ("max_zip_members", "max_zip_ratio", "max_turns")  # whole numbers, as they are
+    known = [*sizes, *counts]
     for key, value in raw.items():
-        if key not in names:
-            problem(("limits", key), f"unknown limit (known: {', '.join(names)})", True)
-        elif not isinstance(value, int | float) or isinstance(value, bool) or value <= 0:
-            problem(("limits", key), "must be a positive number of megabytes")
+        if key not in known:
+            problem(("limits", key), f"unknown limit (known: {', '.join(known)})", True)
+        elif key in sizes:
+            if not isinstance(value, int | float) or isinstance(value, bool) or value <= 0:
+                problem(("limits", key), "must be a positive number of megabytes")
+            else:
+                values[sizes[key]] = int(value * mb)
+        elif not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+            problem(("limits", key), "must be a positive whole number")
         else:
-            values[names[key]] = int(value * mb)
+            values[key] = value
     return Limits(**values)
 
 

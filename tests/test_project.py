@@ -107,3 +107,36 @@ def test_database_url_from_environment(project_dir: Path, monkeypatch: pytest.Mo
     assert project.store_location == str(project_dir / ".qcode" / "qcode.db")
     monkeypatch.setenv("QCODE_DB", "postgresql://localhost/qcode")
     assert project.store_location == "postgresql://localhost/qcode"
+
+
+def test_every_limit_can_be_set_in_the_project(tmp_path: Path) -> None:
+    (tmp_path / "qcode.yaml").write_text(
+        "name: ok\nlimits:\n  max_file_mb: 2\n  max_unzipped_mb: 0.5\n  max_zip_members: 40\n"
+        "  max_zip_ratio: 50\n  max_turns: 900\n", encoding="utf-8")
+    limits = load(tmp_path).limits
+    assert (limits.max_file_bytes, limits.max_unzipped_bytes, limits.max_zip_members,
+            limits.max_zip_ratio, limits.max_turns) == (2 * 1024 * 1024, 512 * 1024, 40, 50,
+                                                        900)
+    (tmp_path / "qcode.yaml").write_text(
+        "name: ok\nlimits:\n  max_turns: 1.5\n  max_zip_ratio: true\n  max_pages: 3\n",
+        encoding="utf-8")
+    with pytest.raises(ValidationError) as info:
+        load(tmp_path)
+    cfg = tmp_path / "qcode.yaml"
+    assert info.value.problems[:2] == [
+        f"{cfg}:3:14: limits.max_turns: must be a positive whole number",
+        f"{cfg}:4:18: limits.max_zip_ratio: must be a positive whole number"]
+
+
+def test_the_turn_limit_of_the_project_applies_at_ingest(project_dir: Path) -> None:
+    from tests.conftest import qcode
+
+    config = project_dir / "qcode.yaml"
+    config.write_text(config.read_text(encoding="utf-8").replace(
+        "max_turns: 100000", "max_turns: 3"), encoding="utf-8")
+    (project_dir / "transcripts" / "T1.txt").write_text(
+        "".join(f"{'E' if n % 2 else 'Ana'} : Phrase {n}.\n\n" for n in range(1, 6)),
+        encoding="utf-8")
+    done = qcode("ingest", cwd=project_dir)
+    assert done.returncode == 1
+    assert "refused: 5 turns, the limit is 3" in done.stderr

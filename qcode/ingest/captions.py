@@ -33,7 +33,8 @@ from pathlib import Path
 
 from qcode.errors import InputError
 from qcode.ingest.encoding import decode_text
-from qcode.ingest.model import ParsedTranscript, TextBuilder, normalise_text
+from qcode.ingest.limits import MAX_TIME_MS
+from qcode.ingest.model import ParsedTranscript, TextBuilder, excerpt, normalise_text
 
 PAUSE_MS = 2_000  # an unnamed speaker's turn ends at a pause this long
 LONG_TURN_MS = 60_000  # … or once it lasts this long and a cue ends a sentence
@@ -82,20 +83,27 @@ def _timestamp(raw: str, path: Path, line: int) -> int:
     """``01:02:03.500``, ``02:03.500`` or ``00:02:03,500`` (SRT) → milliseconds."""
     m = _TS_RE.match(raw)
     if m is None:  # pragma: no cover - the timing regex only passes well-formed stamps
-        raise InputError(f"bad timestamp {raw!r}", path=path, line=line)
+        raise InputError(f"bad timestamp {excerpt(raw)}", path=path, line=line)
     hours, minutes, seconds, frac = m.groups()
     if int(minutes) > 59 or int(seconds) > 59:
-        raise InputError(f"bad timestamp {raw!r}: minutes and seconds must be below 60",
+        raise InputError(f"bad timestamp {excerpt(raw)}: minutes and seconds must be below 60",
                          path=path, line=line)
     ms = int(frac.ljust(3, "0"))
-    return ((int(hours or 0) * 60 + int(minutes)) * 60 + int(seconds)) * 1000 + ms
+    if hours is not None and len(hours.lstrip("0")) > 3:  # before int(): it may be huge
+        ms = MAX_TIME_MS + 1
+    else:
+        ms += ((int(hours or 0) * 60 + int(minutes)) * 60 + int(seconds)) * 1000
+    if ms > MAX_TIME_MS:
+        raise InputError(f"timestamp {excerpt(raw)} is beyond {MAX_TIME_MS // 3_600_000} hours: "
+                         "not a time in a recording", path=path, line=line)
+    return ms
 
 
 def _timing(content: str, path: Path, line: int, *, vtt: bool) -> tuple[int, int]:
     m = _TIMING_RE.match(content)
     if m is None:
         example = "00:00:01.000 --> 00:00:04.000" if vtt else "00:00:01,000 --> 00:00:04,000"
-        raise InputError(f"bad cue timing line {content.strip()!r}", path=path, line=line,
+        raise InputError(f"bad cue timing line {excerpt(content)}", path=path, line=line,
                          hint=f"expected a line like '{example}'")
     start = _timestamp(m.group("a"), path, line)
     end = _timestamp(m.group("b"), path, line)
@@ -157,19 +165,19 @@ def _cue_from_block(
     elif len(block) == 1 and not vtt and block[0].strip().isdigit() and (
         block_line == last_line
     ):
-        raise InputError(f"truncated cue {block[0].strip()}: the file ends after its number",
+        raise InputError(f"truncated cue {block[0].strip()[:12]}: the file ends after its number",
                          path=path, line=block_line)
     else:
         # point at the line that tried to be a timing line, else at the cue's second line
         tries = [i for i, content in enumerate(block[:2]) if _LOOKS_TIMED_RE.search(content)]
         at = tries[0] if tries else min(1, len(block) - 1)
-        line, found = block_line + at, block[at].strip()
-        raise InputError(f"expected a cue timing line 'start --> end', found {found!r}",
+        line, found = block_line + at, block[at]
+        raise InputError(f"expected a cue timing line 'start --> end', found {excerpt(found)}",
                          path=path, line=line,
                          hint="every cue needs a timing line; a blank line inside a cue's text "
                          "splits it in two")
     if not vtt and timing_index == 1 and not block[0].strip().isdigit():
-        raise InputError(f"bad cue number {block[0].strip()!r}", path=path, line=block_line,
+        raise InputError(f"bad cue number {excerpt(block[0])}", path=path, line=block_line,
                          hint="an SRT cue starts with its number, then its timing line")
     timing_line = block_line + timing_index
     start, end = _timing(block[timing_index], path, timing_line, vtt=vtt)

@@ -29,7 +29,8 @@ from pathlib import Path
 
 from qcode.errors import InputError
 from qcode.ingest.encoding import decode_text
-from qcode.ingest.model import ParsedTranscript, TextBuilder, normalise_text
+from qcode.ingest.limits import MAX_TIME_MS
+from qcode.ingest.model import ParsedTranscript, TextBuilder, excerpt, normalise_text
 
 COLUMN_NAMES: dict[str, frozenset[str]] = {
     "time": frozenset({
@@ -205,7 +206,15 @@ def _minutes_seconds(rows: list[_Row]) -> bool:
 
 
 def _time_ms(value: str, minutes_seconds: bool) -> int | None:
+    """The time in ms, or None when it is not a time (or beyond any recording's length)."""
     value = value.strip().strip("[]()")
+    if len(value) > 20:  # before int(): a huge number of digits is no time
+        return None
+    ms = _clock_or_number_ms(value, minutes_seconds)
+    return None if ms is None or ms > MAX_TIME_MS else ms
+
+
+def _clock_or_number_ms(value: str, minutes_seconds: bool) -> int | None:
     m = _CLOCK_RE.match(value)
     if m is not None:
         hours, minutes, seconds, frac = m.groups()
@@ -255,7 +264,7 @@ def read_csv(data: bytes, path: Path) -> ParsedTranscript:
     for row in rows:
         time_ms = _time_ms(row.time, minutes_seconds) if row.time else None
         if row.time and time_ms is None:
-            warnings.append(f"line {row.line}: time {row.time!r} not understood; left empty")
+            warnings.append(f"line {row.line}: time {excerpt(row.time)} not understood; left empty")
         row_end = _time_ms(row.end, minutes_seconds) if row.end else None
         if time_ms is not None:
             if last_time is not None and time_ms < last_time:

@@ -44,6 +44,15 @@ class ParsedTranscript:
     attributes: dict[str, str] = field(default_factory=dict)  # YAML front matter
 
 
+def excerpt(text: str, width: int = 40) -> str:
+    """``text`` quoted for a one-line message, cut in the middle when long (a hostile file's
+    "timing line" may be 50 MB long)."""
+    text = " ".join(text.split())
+    if len(text) > width:
+        text = f"{text[: width - 15]}…{text[-14:]}"
+    return repr(text)
+
+
 def normalise_text(text: str) -> str:
     """NFC, ``\\n`` line ends, no BOM: the form every offset in qcode refers to."""
     if text.startswith("\ufeff"):

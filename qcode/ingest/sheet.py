@@ -9,7 +9,7 @@ from pathlib import Path
 
 from qcode.errors import InputError
 from qcode.ingest.encoding import decode_text
-from qcode.ingest.model import normalise_text
+from qcode.ingest.model import excerpt, normalise_text
 
 ID_COLUMNS = ("id", "transcript", "transcript_id", "entretien", "fichier")
 
@@ -33,7 +33,7 @@ class Sheet:
         for tid in list(self.rows):
             if tid not in known:
                 self.errors.append(InputError(
-                    f"unknown transcript id {tid!r} in the attribute sheet",
+                    f"unknown transcript id {excerpt(tid)} in the attribute sheet",
                     path=self.path, line=self.lines[tid],
                     hint="fix the id or remove the row; ids are transcript file names "
                          "without extension",
@@ -100,7 +100,8 @@ def read_sheet(path: Path) -> Sheet:
                 continue
             if tid in sheet.rows:
                 sheet.errors.append(InputError(
-                    f"duplicate row for transcript {tid!r} (first at line {sheet.lines[tid]})",
+                    f"duplicate row for transcript {excerpt(tid)} "
+                    f"(first at line {sheet.lines[tid]})",
                     path=path, line=line, hint="keep one row per transcript"))
                 continue
             sheet.rows[tid] = {
@@ -110,6 +111,9 @@ def read_sheet(path: Path) -> Sheet:
             }
             sheet.lines[tid] = line
     except csv.Error as exc:
+        # the rows after the damage are lost: apply none, rather than drop their attributes
         sheet.errors.append(InputError(f"malformed CSV: {exc}", path=path,
-                                       line=reader.line_num))
+                                       line=reader.line_num,
+                                       hint="nothing in the sheet is applied until it is fixed"))
+        sheet.readable = False
     return sheet

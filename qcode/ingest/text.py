@@ -20,6 +20,7 @@ bold paragraphs as interviewer questions.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections import Counter
@@ -32,6 +33,7 @@ import yaml
 from qcode.errors import InputError
 from qcode.ingest.encoding import decode_text
 from qcode.ingest.model import Paragraph, ParsedTranscript, Turn, normalise_text
+from qcode.yamlutil import safe_load
 
 # --- timestamps -----------------------------------------------------------------------------
 
@@ -125,8 +127,11 @@ def fold(text: str) -> str:
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).replace("’", "'")
 
 
+@functools.lru_cache(maxsize=4096)
 def fold_label(label: str) -> str:
-    """A speaker label folded for comparison with the speaker map (``Enq.`` → ``enq``)."""
+    """A speaker label folded for comparison with the speaker map (``Enq.`` → ``enq``).
+
+    Cached: a transcript repeats a few labels thousands of times."""
     return re.sub(r"\s+", " ", fold(label)).strip(" .")
 
 
@@ -196,7 +201,7 @@ def _front_matter(text: str, path: Path) -> tuple[dict[str, str], int]:
                          hint="add a line '---' after the front matter")
     raw = text[4 : 4 + end.start()]
     try:
-        data = yaml.safe_load(raw)
+        data = safe_load(raw)  # Python tags, alias bombs and deep nesting refused
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 2 if mark is not None else 1
@@ -329,6 +334,11 @@ def segment_lines(
         )
     if not turns:
         raise InputError("no speech found after the speaker labels", path=path)
+    for turn in turns:
+        if turn.start_ms is not None and turn.end_ms is not None and turn.end_ms < turn.start_ms:
+            warnings.append(f"line {_line_no(text, turn.start)}: the end time at the end of the "
+                            "paragraph comes before the time next to its label; left out")
+            turn.end_ms = None
     return ParsedTranscript(text, turns, format, metadata, warnings)
 
 
@@ -345,7 +355,7 @@ def _add_turn(text: str, block: _Block, turns: list[Turn], speaker: str) -> None
         end_ms = parse_timestamp(f"{f4['h']}:{f4['m']}:{f4['s']}.{(f4['f'] or '0')[:1]}00")
         end = f4.start()
     # trim spaces and dangling bold markers around the speech
-    while start < end and (text[start] in _SPACES or text[start] == "\n"):
+    while start < end and text[start].isspace():  # \v, \f and U+2028 too, like str.strip()
         start += 1
     while end > start and (text[end - 1].isspace()):
         end -= 1

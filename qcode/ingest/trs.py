@@ -31,13 +31,18 @@ from pathlib import Path
 from xml.etree.ElementTree import ParseError
 from xml.parsers import expat
 
-from defusedxml import DefusedXmlException
+from defusedxml import (
+    DefusedXmlException,
+    DTDForbidden,
+    EntitiesForbidden,
+    ExternalReferenceForbidden,
+)
 from defusedxml.ElementTree import DefusedXMLParser
 
 from qcode.errors import InputError
 from qcode.ingest.encoding import BOMS, decode_text
-from qcode.ingest.limits import DEFAULT_LIMITS
-from qcode.ingest.model import ParsedTranscript, TextBuilder, normalise_text
+from qcode.ingest.limits import DEFAULT_LIMITS, MAX_TIME_MS, Limits
+from qcode.ingest.model import ParsedTranscript, TextBuilder, excerpt, normalise_text
 
 FORMAT = "trs"
 
@@ -78,7 +83,7 @@ def _decode(data: bytes, path: Path) -> tuple[str, list[str]]:
     except LookupError:
         codec = None
     if codec is None or not getattr(codec, "_is_text_encoding", True):
-        raise InputError(f"unknown encoding {declared!r} declared in the XML prolog",
+        raise InputError(f"unknown encoding {excerpt(declared)} declared in the XML prolog",
                          path=path, line=1, hint="save the file as UTF-8")
     name = codec.name
     if name in _LATIN and not data.isascii():
@@ -105,7 +110,11 @@ def _seconds_to_ms(value: str, what: str, path: Path, line: int) -> int:
     except ValueError:
         seconds = math.nan
     if not math.isfinite(seconds) or seconds < 0:
-        raise InputError(f"{what}={value!r} is not a time in seconds", path=path, line=line)
+        raise InputError(f"{what}={excerpt(value)} is not a time in seconds", path=path,
+                         line=line)
+    if seconds * 1000 > MAX_TIME_MS:
+        raise InputError(f"{what}={excerpt(value)} is beyond {MAX_TIME_MS // 3_600_000} hours: "
+                         "not a time in a recording", path=path, line=line)
     return round(seconds * 1000)
 
 
@@ -188,7 +197,7 @@ class _Target:
         if not ident:
             raise self._error("<Speaker> without an id")
         if ident in self.speakers:
-            raise self._error(f"<Speaker id={ident!r}> declared twice")
+            raise self._error(f"<Speaker id={excerpt(ident)}> declared twice")
         name = normalise_text(attrib.get("name", "")).replace("\ufeff", "").strip()
         self.speakers[ident] = name or ident
 
@@ -221,7 +230,7 @@ class _Target:
                 nb = 0
             if not 1 <= nb <= max(len(turn.speakers), 1):
                 raise self._error(
-                    f"<Who nb={attrib.get('nb', '')!r}> in a <Turn> of "
+                    f"<Who nb={excerpt(attrib.get('nb', ''))}> in a <Turn> of "
                     f"{len(turn.speakers)} speaker(s)"
                 )
             turn.segments.append((nb - 1, []))
@@ -236,7 +245,12 @@ class _Target:
     def end(self, tag: str) -> None:
         self.stack.pop()
         if tag == "Turn" and self.turn is not None:
-            self.turns.append(self.turn)
+            turn = self.turn
+            if turn.start_ms is not None and turn.end_ms is not None and \
+                    turn.end_ms < turn.start_ms:
+                raise InputError(f"<Turn> ends before it starts ({turn.end_ms / 1000:g} s < "
+                                 f"{turn.start_ms / 1000:g} s)", path=self.path, line=turn.line)
+            self.turns.append(turn)
             self.turn = None
         elif self.turn is not None and tag not in ("Sync", "Who", "Event", "Comment"):
             self.turn.segments[-1][1].append(" ")
@@ -257,7 +271,8 @@ class _Target:
             for ident in turn.speakers:
                 if ident not in self.speakers:
                     raise InputError(
-                        f"<Turn> refers to speaker {ident!r}, which <Speakers> does not declare",
+                        f"<Turn> refers to speaker {excerpt(ident)}, which <Speakers> does not "
+                        "declare",
                         path=self.path, line=turn.line,
                     )
                 labels.append(self.speakers[ident])
@@ -275,11 +290,24 @@ class _Target:
         return builder.build(FORMAT, self.metadata, self.warnings)
 
 
-def read_trs(data: bytes, path: Path) -> ParsedTranscript:
+def xml_refusal(exc: DefusedXmlException) -> str:
+    """What defusedxml refused, in words (``EntitiesForbidden(name='lol', …)`` otherwise)."""
+    if isinstance(exc, DTDForbidden):
+        return f"the file declares a DTD (<!DOCTYPE {exc.name}>)"
+    if isinstance(exc, EntitiesForbidden):
+        kind = "an external entity" if exc.sysid or exc.pubid else "an entity"
+        source = f" ({excerpt(exc.sysid or exc.pubid or '')})" if exc.sysid or exc.pubid else ""
+        return f"the file declares {kind} {excerpt(exc.name or '')}{source}"
+    if isinstance(exc, ExternalReferenceForbidden):
+        return f"the file refers to the external resource {excerpt(exc.sysid or '')}"
+    return str(exc)
+
+
+def read_trs(data: bytes, path: Path, *, limits: Limits = DEFAULT_LIMITS) -> ParsedTranscript:
     """Read a Transcriber file; raise :class:`InputError` when it is not one or is malformed."""
-    if len(data) > DEFAULT_LIMITS.max_file_bytes:
+    if len(data) > limits.max_file_bytes:
         raise InputError(f"file too large ({len(data)} bytes, the limit is "
-                         f"{DEFAULT_LIMITS.max_file_bytes})", path=path)
+                         f"{limits.max_file_bytes})", path=path)
     text, warnings = _decode(data, path)
     target = _Target(path)
     parser = DefusedXMLParser(target=target, forbid_dtd=False, forbid_entities=True,
@@ -293,7 +321,7 @@ def read_trs(data: bytes, path: Path) -> ParsedTranscript:
         raise InputError(f"malformed XML: {expat.ErrorString(exc.code)}",
                          path=path, line=line, column=column + 1) from None
     except DefusedXmlException as exc:
-        raise InputError(f"refused XML: {exc}", path=path, line=target.line,
+        raise InputError(f"refused XML: {xml_refusal(exc)}", path=path, line=target.line,
                          hint="entity declarations and external references are not allowed"
                          ) from None
     result = target.build()
