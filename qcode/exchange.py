@@ -64,8 +64,8 @@ from sqlalchemy import Connection
 
 from qcode.anchor import OffsetMap, place
 from qcode.codebook import Codebook
-from qcode.errors import InputError, ValidationError
-from qcode.ingest.limits import DEFAULT_LIMITS, Limits
+from qcode.errors import ValidationError
+from qcode.ingest.limits import DEFAULT_LIMITS, Limits, read_limited
 from qcode.project import Project
 from qcode.store import Store
 from qcode.store import codes as codes_q
@@ -381,17 +381,7 @@ def _file_error(path: Path, problems: list[tuple[int, str]]) -> ValidationError:
 
 def read_codings(path: Path, *, limits: Limits = DEFAULT_LIMITS) -> CodingsFile:
     """Read and check a ``qcode-codings`` file (size-limited like every outside file)."""
-    try:
-        size = path.stat().st_size
-        if size > limits.max_file_bytes:
-            raise InputError(f"the file is {size / 1e6:.1f} MB, over the limit of "
-                             f"{limits.max_file_bytes / 1e6:.0f} MB", path=path,
-                             hint="raise limits.max_file_mb in qcode.yaml")
-        data = path.read_bytes()
-    except IsADirectoryError:
-        raise InputError("is a folder, not a codings file", path=path) from None
-    except OSError as exc:
-        raise InputError(f"cannot read the file: {exc.strerror or exc}", path=path) from None
+    data = read_limited(path, limits, "codings file")
     return parse_codings(data, path)
 
 

@@ -98,8 +98,8 @@ from typing import Any
 
 from qcode import __version__
 from qcode.codebook import Code, Codebook, fold, load_valid
-from qcode.errors import InputError, NotFoundError, QcodeError, ValidationError
-from qcode.ingest.limits import Limits
+from qcode.errors import InputError, QcodeError, ValidationError
+from qcode.ingest.limits import Limits, read_limited
 from qcode.ingest.model import ParsedTranscript, Turn, normalise_text
 from qcode.ingest.safezip import check_member_names, open_zip, read_member
 from qcode.ingest.sheet import ID_COLUMNS, read_sheet
@@ -905,22 +905,6 @@ class _Placed:
     record: TranscriptRecord | None = None  # … and as the store keeps it
 
 
-def _read_file(path: Path, limits: Limits) -> bytes:
-    try:
-        size = path.stat().st_size
-        if size > limits.max_file_bytes:
-            raise InputError(f"file too large ({size} bytes, the limit is "
-                             f"{limits.max_file_bytes})", path=path,
-                             hint="raise limits.max_file_mb in qcode.yaml if it is genuine")
-        return path.read_bytes()
-    except FileNotFoundError:
-        raise NotFoundError("no such file", path=path) from None
-    except IsADirectoryError:
-        raise InputError("a folder, not a .qdpx file", path=path) from None
-    except OSError as exc:
-        raise InputError(f"cannot read the file: {exc.strerror or exc}", path=path) from None
-
-
 def _now() -> str:
     return cq.now()
 
@@ -1489,7 +1473,7 @@ def import_qdpx(project: Project, store: Store, path: Path, *,
     Raises :class:`InputError` for a file that cannot be read or is hostile; nothing is
     imported then, nor when anything else fails.
     """
-    data = _read_file(path, project.limits)
+    data = read_limited(path, project.limits, ".qdpx file")
     pf = read_project(data, path, project.limits)
     return _Importer(project, store, pf, today).run()
 

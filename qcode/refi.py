@@ -73,8 +73,8 @@ from defusedxml.ElementTree import DefusedXMLParser
 
 from qcode import __version__
 from qcode.codebook import ID_RE, Code, Codebook
-from qcode.errors import InputError, NotFoundError, QcodeError, ValidationError
-from qcode.ingest.limits import DEFAULT_LIMITS, Limits
+from qcode.errors import InputError, QcodeError, ValidationError
+from qcode.ingest.limits import DEFAULT_LIMITS, Limits, read_limited
 
 CODEBOOK_NS = "urn:QDA-XML:codebook:1.0"
 # Part of the format: changing it changes the GUID of every code exported without a 'guid:'.
@@ -683,17 +683,5 @@ def qdc_to_codebook_yaml(data: bytes, path: Path, *, imported_on: dt.date | None
 def read_qdc_file(path: Path, *, limits: Limits = DEFAULT_LIMITS,
                   imported_on: dt.date | None = None) -> QdcImport:
     """Read a ``.qdc`` file (size-limited) into qcode YAML."""
-    try:
-        size = path.stat().st_size
-        if size > limits.max_file_bytes:
-            raise InputError(f"file too large ({size} bytes, the limit is "
-                             f"{limits.max_file_bytes})", path=path,
-                             hint="raise limits.max_file_mb in qcode.yaml if it is genuine")
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise NotFoundError("no such file", path=path) from None
-    except IsADirectoryError:
-        raise InputError("a folder, not a .qdc file", path=path) from None
-    except OSError as exc:
-        raise InputError(f"cannot read the file: {exc.strerror or exc}", path=path) from None
+    data = read_limited(path, limits, ".qdc file")
     return read_qdc(data, path, imported_on=imported_on)

@@ -12,6 +12,7 @@ hostile file, not an interview.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 MAX_TIME_MS = 100 * 3600 * 1000  # 100 hours: a later time in a transcript is refused
 
@@ -26,3 +27,23 @@ class Limits:
 
 
 DEFAULT_LIMITS = Limits()
+
+
+def read_limited(path: Path, limits: Limits, kind: str) -> bytes:
+    """The bytes of an outside file named by the user (a ``kind`` such as ".qdc file"), read
+    only when it is within ``limits.max_file_bytes``; every failure is one clear error."""
+    from qcode.errors import InputError, NotFoundError
+
+    try:
+        size = path.stat().st_size
+        if size > limits.max_file_bytes:
+            raise InputError(f"file too large ({size} bytes, the limit is "
+                             f"{limits.max_file_bytes})", path=path,
+                             hint="raise limits.max_file_mb in qcode.yaml if it is genuine")
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise NotFoundError("no such file", path=path) from None
+    except IsADirectoryError:
+        raise InputError(f"a folder, not a {kind}", path=path) from None
+    except OSError as exc:
+        raise InputError(f"cannot read the file: {exc.strerror or exc}", path=path) from None
