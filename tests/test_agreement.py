@@ -667,18 +667,24 @@ def test_cli_json(study: tuple[Store, Codebook, Path]) -> None:
     got = by_code(json.loads(result.stdout))
     assert got["entraide"]["kappa"] == round(8 / 22, 4)
     assert got["entraide"]["unit"] == "sentence"
-    assert got["argent"]["kappa"] is None
+    assert "argent" not in got  # nobody applied it: not listed unless asked
     assert result.stderr.splitlines() == [
         "unit: sentence — sentences; one carries a code when any of its characters is coded",
         "transcripts coded (at least one coding): alice 2, bob 1; compared: 1 coded by two "
         "coders or more (T1)",
-        "overall: pooled over every code × unit decision of the 3 code(s) some coder applied"]
+        "overall: pooled over every code × unit decision of the 3 code(s) some coder applied",
+        "1 code(s) nobody applied in the transcripts compared are not listed (--all-codes "
+        "lists them, undefined)"]
+    every = by_code(json.loads(qcode("agreement", "--coders", "alice,bob", "--all-codes",
+                                     "--format", "json", cwd=root).stdout))
+    assert every["argent"]["kappa"] is None
+    assert set(every) == set(got) | {"argent"}
 
 
 def test_cli_csv(study: tuple[Store, Codebook, Path]) -> None:
     _, _, root = study
     result = qcode("agreement", "--coders", "alice", "--coders", "bob", "--unit", "turn",
-                   "-f", "csv", cwd=root)
+                   "--all-codes", "-f", "csv", cwd=root)
     assert result.returncode == 0, result.stderr
     table = list(csv.DictReader(io.StringIO(result.stdout)))
     assert list(table[0]) == ["level", "theme", "code", "label", "unit", "units",

@@ -131,6 +131,9 @@ def agreement(
         "--disagreements", help="List the passages where the coders differ (code, "
                                 "transcript, turn, quote, who applied what) instead of the "
                                 "figures.")] = False,
+    all_codes: Annotated[bool, typer.Option(
+        "--all-codes", help="Also list the codes (or themes) nobody applied in the "
+                            "transcripts compared (their figures are undefined).")] = False,
     fmt: FormatOpt = Format.table,
     project: ProjectOpt = None,
 ) -> None:
@@ -154,6 +157,14 @@ def agreement(
         info(f"{len(report.disagreements)} disagreement(s)")
         return
     table = rows(report)
+    if not all_codes:
+        unused = sum(1 for r in report.results if not r.applied)
+        if unused:
+            keep = {id(row) for row, r in zip(table, [*report.results, report.overall],
+                                              strict=True) if r.applied or r is report.overall}
+            table = [row for row in table if id(row) in keep]
+            info(f"{unused} {report.level}(s) nobody applied in the transcripts compared are "
+                 "not listed (--all-codes lists them, undefined)")
     if fmt is Format.json:
         render_object(table)
     elif fmt is Format.csv:
