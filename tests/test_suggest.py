@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -97,6 +96,30 @@ class Env:
             rec = tq.load(conn, tid)
         assert rec is not None
         return rec.text
+
+
+class _Rows(list[Any]):
+    def fetchone(self) -> Any:
+        return self[0] if self else None
+
+    def fetchall(self) -> list[Any]:
+        return list(self)
+
+
+class _Sql:
+    """Raw SQL on the test's store, whichever the engine (``?`` placeholders, as sqlite3)."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def execute(self, sql: str, params: tuple[Any, ...] = ()) -> _Rows:
+        from sqlalchemy import text
+
+        parts = sql.split("?")
+        named = "".join(f"{part}:p{i}" for i, part in enumerate(parts[:-1])) + parts[-1]
+        with self.store.read() as conn:
+            return _Rows(conn.execute(text(named),
+                                      {f"p{i}": v for i, v in enumerate(params)}).fetchall())
 
 
 @pytest.fixture
@@ -283,7 +306,7 @@ def test_accepted_become_codings_once(env: Env) -> None:
     accepted = env.rows("accepted")
     assert [(r["code"], r["decided_by"], r["text"]) for r in accepted] == [
         ("solidarite", "claire", "La solidarité.")]
-    db = sqlite3.connect(env.root / ".qcode/qcode.db")
+    db = _Sql(env.store)
     codings = db.execute("select id, code_id, coder, origin, snapshot from codings").fetchall()
     assert codings == [(accepted[0]["coding_id"], "solidarite", "claire", "keyword",
                         "La solidarité.")]
@@ -309,7 +332,7 @@ def test_reject_is_journaled_and_selects_pending_only(env: Env) -> None:
     ids = [r["id"] for r in env.rows()]
     assert sg.reject_suggestions(env.store, codes=["argent"], coder="claire") == 1
     assert sg.reject_suggestions(env.store, ids=ids, coder="claire") == 1  # one was pending
-    db = sqlite3.connect(env.root / ".qcode/qcode.db")
+    db = _Sql(env.store)
     entries = [(a, json.loads(p)) for a, p in db.execute(
         "select action, payload_json from journal order by id")]
     assert [a for a, _ in entries] == ["reject", "reject"]
@@ -327,7 +350,7 @@ def test_accept_reuses_an_identical_coding(env: Env) -> None:
                              origin="manual", snapshot=rows[0]["text"])
     # (a suggestion made before the manual coding, accepted by the same coder)
     assert sg.accept_suggestions(env.store, ids=[rows[0]["id"]], coder="claire") == 1
-    db = sqlite3.connect(env.root / ".qcode/qcode.db")
+    db = _Sql(env.store)
     payload = json.loads(db.execute("select payload_json from journal").fetchone()[0])
     assert payload == {"suggestions": [rows[0]["id"]], "codings": [], "linked": [existing]}
     assert db.execute("select count(*) from codings").fetchone()[0] == 1
@@ -371,7 +394,7 @@ def test_the_cache_spares_spacy_on_the_second_run(env: Env) -> None:
     env.ingest()
     first = env.run()
     assert first.lemmatised == 2
-    db = sqlite3.connect(env.root / ".qcode/qcode.db")
+    db = _Sql(env.store)
     hashes = {h for (h,) in db.execute("select text_hash from transcripts")}
     cached = dict(db.execute("select text_hash, model from lemma_cache").fetchall())
     assert hashes < set(cached) and len(cached) == 3  # two transcripts, the keywords
