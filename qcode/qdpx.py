@@ -113,6 +113,7 @@ from qcode.refi import (
     code_element,
     code_guid,
     codebook_from_tree,
+    normal_guid,
     one_line,
     parse_xml,
     xml_text,
@@ -129,8 +130,6 @@ KIND = "REFI-QDA project"
 NAME_LENGTH = 40  # characters of the quote in a selection's name
 UNKNOWN_CODER = "unknown"
 _ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # fixed: the same store gives the same bytes
-_GUID_RE = re.compile(
-    r"^\s*\{?([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})\}?\s*$")
 _DATETIME_RE = re.compile(
     r"^-?\d{4,}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2})?$")
 _LINE_NAME_RE = re.compile(r"^line:(\d+)(?:\s+|$)")
@@ -143,12 +142,6 @@ _MEDIA = {"PictureSource": "picture", "PDFSource": "PDF", "AudioSource": "audio"
 def stable_guid(kind: str, *parts: object) -> str:
     """A GUID that depends only on what it names (``uuid5`` in qcode's namespace)."""
     return str(uuid.uuid5(QCODE_GUID_NAMESPACE, "\x1f".join([kind, *map(str, parts)])))
-
-
-def _guid(value: str | None) -> str | None:
-    """A GUID as qcode compares them (lower case, no braces), or None if it is not one."""
-    match = _GUID_RE.match(value or "")
-    return match.group(1).lower() if match else None
 
 
 def _datetime(value: str | None) -> str | None:
@@ -596,7 +589,7 @@ class _Reader:
                 self.code_notes(child)
             elif tag == "Variables":
                 for var in child.children:
-                    guid = _guid(var.attrib.get("guid"))
+                    guid = normal_guid(var.attrib.get("guid"))
                     if var.tag == "Variable" and guid:
                         pf.variables[guid] = one_line(var.attrib.get("name", ""))
             elif tag == "Cases":
@@ -616,7 +609,7 @@ class _Reader:
                     if note.tag == "Note":
                         self.note(note)
             elif tag == "NoteRef":
-                if guid := _guid(child.attrib.get("targetGUID")):
+                if guid := normal_guid(child.attrib.get("targetGUID")):
                     pf.project_notes.append(guid)
             elif tag in ("Links", "Sets", "Graphs"):
                 pf.dropped[tag] += len(child.children)
@@ -629,7 +622,7 @@ class _Reader:
 
     def users(self, node: XmlNode) -> None:
         for user in node.children:
-            guid = _guid(user.attrib.get("guid"))
+            guid = normal_guid(user.attrib.get("guid"))
             if user.tag != "User" or guid is None:
                 continue
             name = one_line(user.attrib.get("name") or user.attrib.get("id") or "")
@@ -640,9 +633,9 @@ class _Reader:
         while stack:
             node = stack.pop()
             if node.tag == "Code":
-                guid = _guid(node.attrib.get("guid"))
+                guid = normal_guid(node.attrib.get("guid"))
                 refs = [g for c in node.children if c.tag == "NoteRef"
-                        if (g := _guid(c.attrib.get("targetGUID")))]
+                        if (g := normal_guid(c.attrib.get("targetGUID")))]
                 if guid and refs:
                     self.file.code_notes.setdefault(guid, []).extend(refs)
             stack.extend(node.children)
@@ -653,7 +646,7 @@ class _Reader:
         value: str | None = None
         for child in node.children:
             if child.tag == "VariableRef":
-                ref = _guid(child.attrib.get("targetGUID"))
+                ref = normal_guid(child.attrib.get("targetGUID"))
             elif child.tag.endswith("Value"):
                 value = one_line(_text(child))
         if ref is not None and value:
@@ -665,7 +658,7 @@ class _Reader:
             if child.tag == "VariableValue":
                 self.values(child, case.values)
             elif child.tag == "SourceRef":
-                if guid := _guid(child.attrib.get("targetGUID")):
+                if guid := normal_guid(child.attrib.get("targetGUID")):
                     case.sources.append(guid)
             elif child.tag == "CodeRef":
                 self.file.dropped["case code"] += 1
@@ -695,7 +688,7 @@ class _Reader:
             raise InputError(f"{member}: {exc.message}", path=self.path, hint=exc.hint) from None
 
     def source(self, node: XmlNode) -> None:
-        guid = _guid(node.attrib.get("guid")) or stable_guid("unnamed-source", node.line)
+        guid = normal_guid(node.attrib.get("guid")) or stable_guid("unnamed-source", node.line)
         name = one_line(node.attrib.get("name", "")) or f"source-{guid[:8]}"
         plain = node.attrib.get("plainTextPath", "").strip()
         inline = next((c for c in node.children if c.tag == "PlainTextContent"), None)
@@ -716,7 +709,7 @@ class _Reader:
             elif child.tag == "Coding":
                 self.file.dropped["source coding"] += 1
             elif child.tag == "NoteRef":
-                if ref := _guid(child.attrib.get("targetGUID")):
+                if ref := normal_guid(child.attrib.get("targetGUID")):
                     source.notes.append(ref)
             elif child.tag == "VariableValue":
                 self.values(child, source.values)
@@ -732,27 +725,29 @@ class _Reader:
                          "left out")
             return
         selection = _FileSelection(node.line, node.attrib.get("name", ""), start, end,
-                                   _guid(node.attrib.get("creatingUser")),
+                                   normal_guid(node.attrib.get("creatingUser")),
                                    _datetime(node.attrib.get("creationDateTime")))
         for child in node.children:
             if child.tag == "Coding":
-                coding = _FileCoding(child.line, _guid(child.attrib.get("creatingUser")), None,
+                coding = _FileCoding(child.line,
+                                     normal_guid(child.attrib.get("creatingUser")), None,
                                      _datetime(child.attrib.get("creationDateTime")))
                 for part in child.children:
                     if part.tag == "CodeRef":
-                        coding.code = _guid(part.attrib.get("targetGUID"))
-                    elif part.tag == "NoteRef" and (ref := _guid(part.attrib.get("targetGUID"))):
+                        coding.code = normal_guid(part.attrib.get("targetGUID"))
+                    elif part.tag == "NoteRef" and (
+                            ref := normal_guid(part.attrib.get("targetGUID"))):
                         coding.notes.append(ref)
                 selection.codings.append(coding)
             elif child.tag == "NoteRef":
-                if ref := _guid(child.attrib.get("targetGUID")):
+                if ref := normal_guid(child.attrib.get("targetGUID")):
                     selection.notes.append(ref)
             elif child.tag == "Description" and _text(child).strip():
                 self.file.dropped["selection description"] += 1
         source.selections.append(selection)
 
     def note(self, node: XmlNode) -> None:
-        guid = _guid(node.attrib.get("guid"))
+        guid = normal_guid(node.attrib.get("guid"))
         if guid is None:
             return
         plain = node.attrib.get("plainTextPath", "").strip()
@@ -766,7 +761,7 @@ class _Reader:
             self.file.dropped["note without text"] += 1
             return
         self.file.notes[guid] = _FileNote(guid, normalise_text(text).strip(),
-                                          _guid(node.attrib.get("creatingUser")),
+                                          normal_guid(node.attrib.get("creatingUser")),
                                           _datetime(node.attrib.get("creationDateTime")))
 
 

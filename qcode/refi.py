@@ -92,8 +92,8 @@ _KIND = {"inclure": "include", "include": "include", "exclure": "exclude",
          "example": "examples", "examples": "examples"}
 _FRENCH_LABELS = frozenset({"inclure", "exclure", "exemple", "exemples"})
 _QCODE_ID_RE = re.compile(r"^\s*qcode-id\s*:\s*(.*?)\s*$")
-_QDC_GUID_RE = re.compile(
-    r"^\{?([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})\}?$")
+_GUID_RE = re.compile(
+    r"^\s*\{?([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})\}?\s*$")
 _QDC_COLOR_RE = re.compile(r"^#(?:[0-9A-Fa-f]{6}|[0-9A-Fa-f]{3})$")
 _XML_SPACE = re.compile(r"[ \t\r\n]+")
 _NOT_XML_CHAR = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
@@ -124,6 +124,12 @@ def write_atomic(path: Path, data: bytes) -> None:
 
 
 # --- codebook export --------------------------------------------------------------------------
+
+
+def normal_guid(value: str | None) -> str | None:
+    """A REFI-QDA GUID as qcode compares them (lower case, no braces), or None if not one."""
+    match = _GUID_RE.match(value or "")
+    return match.group(1).lower() if match else None
 
 
 def code_guid(code: Code) -> str:
@@ -488,17 +494,17 @@ class _Importer:
             codable = True
         code = ImportedCode(node.line, name, depth, codable)
         raw_guid = attrib.get("guid", "").strip()
-        guid_match = _QDC_GUID_RE.match(raw_guid)
-        if not guid_match:
+        guid = normal_guid(raw_guid)
+        if guid is None:
             self.notes.append(f"line {node.line}: {_who(name)} has "
                               f"{'an invalid GUID ' + repr(raw_guid) if raw_guid else 'no GUID'}"
                               ": qcode derives one from its id")
-        elif guid_match.group(1).lower() in self.guids:
+        elif guid in self.guids:
             self.notes.append(f"line {node.line}: {_who(name)} has the GUID of the code at line "
-                              f"{self.guids[guid_match.group(1).lower()]}: qcode derives a new "
+                              f"{self.guids[guid]}: qcode derives a new "
                               "one from its id")
         else:
-            code.guid = guid_match.group(1).lower()
+            code.guid = guid
             self.guids[code.guid] = node.line
         color = attrib.get("color")
         if color is not None:
