@@ -45,18 +45,15 @@ TARGET_S = 1.0
 def build_study(root: Path) -> dict[str, int]:
     """A copy of the study with the keyword coder (main job) and the gold coder."""
     from bench.bench_quality import gold_spans
-    from qcode import coding, mainjob
+    from bench.common import copy_study, run_main_job
+    from qcode import coding
     from qcode.codebook_sync import open_synced
     from qcode.project import load
     from qcode.store import Store
 
-    root.mkdir(parents=True)
-    shutil.copy(REPO / "qcode.yaml", root)
-    for folder in ("transcripts", "codebooks"):
-        shutil.copytree(REPO / folder, root / folder)
+    accepted = run_main_job(copy_study(root))
     project = load(root)
     store = Store.open(project.store_location)
-    result = mainjob.run(project, store)
     book, _ = open_synced(project, store)
     gold = 0
     for tid, spans in gold_spans(store).items():
@@ -66,7 +63,7 @@ def build_study(root: Path) -> dict[str, int]:
                                      coding.turn_at(rec, start))
             gold += len(coding.tag(store, book, passage, [code], "gold").created)
     store.close()
-    return {"keyword_codings": result.accepted, "gold_codings": gold}
+    return {"keyword_codings": accepted, "gold_codings": gold}
 
 
 def time_compare(root: Path, unit: str, runs: int, disagreements: bool

@@ -49,38 +49,13 @@ from pathlib import Path
 from typing import Any
 
 from bench.bench_ingest import Figure, _machine, _print_table, qcode_argv, run
+from bench.common import copy_study, run_main_job, status
 
 REPO = Path(__file__).resolve().parent.parent
 OUT_DIR = Path(__file__).resolve().parent / "out"
 CODEBOOK = REPO / "codebooks" / "voisinage-resilience.yaml"
 TARGET_STUDY_S = 1.0
 TARGET_ARCHIVE_S = 10.0
-
-
-def _status(value: float, target: float) -> str:
-    return "ok" if value < target else "over"
-
-
-def _copy_study(root: Path) -> Path:
-    root.mkdir(parents=True)
-    shutil.copy(REPO / "qcode.yaml", root)
-    for folder in ("transcripts", "codebooks"):
-        shutil.copytree(REPO / folder, root / folder)
-    return root
-
-
-def _run_main_job(root: Path) -> int:
-    from qcode import mainjob
-    from qcode.project import load
-    from qcode.store import Store
-
-    project = load(root)
-    store = Store.open(project.store_location)
-    try:
-        result = mainjob.run(project, store)
-    finally:
-        store.close()
-    return result.accepted
 
 
 def _median(function: Callable[[], Any], runs: int) -> tuple[float, list[float], Any]:
@@ -103,7 +78,7 @@ def _check_figures(label: str, root: Path, runs: int, target: float) -> list[Fig
                                  "errors": report.count("error"),
                                  "warnings": report.count("warning")}
     figures = [Figure(f"{label}: check in-process ({report.engine})", round(median, 3), "s",
-                      f"< {target:g} s", _status(median, target), detail)]
+                      f"< {target:g} s", status(median, target), detail)]
     backups = root / "bench-backups"
     backups.mkdir()
     median, times, result = _median(lambda: backup(project, backups), runs)
@@ -138,9 +113,9 @@ def _process_figures(label: str, root: Path, runs: int, env: dict[str, str]) -> 
 
 
 def study(work: Path, runs: int) -> list[Figure]:
-    root = _copy_study(work / "study")
+    root = copy_study(work / "study")
     print("study: running the main job once (not timed) …", file=sys.stderr)
-    accepted = _run_main_job(root)
+    accepted = run_main_job(root)
     print(f"study: {accepted} keyword codings; timing check and backup …", file=sys.stderr)
     return (_check_figures("study", root, runs, TARGET_STUDY_S)
             + _process_figures("study", root, runs, {}))
@@ -183,12 +158,12 @@ def postgresql(work: Path, runs: int) -> list[Figure]:
         return []
     try:
         url = server.new_database("qcode_bench_check")
-        root = _copy_study(work / "study-postgresql")
+        root = copy_study(work / "study-postgresql")
         config = root / "qcode.yaml"
         config.write_text(config.read_text(encoding="utf-8").replace(
             "store: .qcode/qcode.db", f"store: {url}"), encoding="utf-8")
         print("postgresql: running the main job once (not timed) …", file=sys.stderr)
-        _run_main_job(root)
+        run_main_job(root)
         return _check_figures("study on PostgreSQL", root, runs, TARGET_STUDY_S)
     finally:
         server.stop()

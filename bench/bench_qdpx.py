@@ -37,6 +37,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from bench.bench_ingest import Figure, _machine, _print_table, qcode_argv, run
+from bench.common import copy_study, status
 from qcode.codebook_sync import open_synced
 from qcode.project import init as init_project
 from qcode.project import load as load_project
@@ -49,17 +50,9 @@ OUT_DIR = Path(__file__).resolve().parent / "out"
 TARGET_S = 3.0
 
 
-def _status(value: float) -> str:
-    return "ok" if value < TARGET_S else "over"
-
-
 def coded_study(work: Path) -> tuple[Path, float]:
     """A copy of the study after ``qcode run``; the seconds the main job took."""
-    root = work / "study"
-    root.mkdir()
-    shutil.copy2(REPO / "qcode.yaml", root / "qcode.yaml")
-    shutil.copytree(REPO / "transcripts", root / "transcripts")
-    shutil.copytree(REPO / "codebooks", root / "codebooks")
+    root = copy_study(work / "study")
     print("study: qcode run (ingest, lemmatise, suggest, accept) …", file=sys.stderr)
     job = run([*qcode_argv(), "run"], root)
     if job.returncode != 0:
@@ -134,10 +127,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         figures = [
             Figure("study: qcode run (not timed as an exchange)", round(job_s, 3), "s"),
             Figure(f"study: export .qdpx (median of {args.runs})", round(export_s, 3), "s",
-                   f"< {TARGET_S:g} s", _status(export_s),
+                   f"< {TARGET_S:g} s", status(export_s, TARGET_S),
                    {"runs": [round(w, 4) for w in export_walls], **export_detail}),
             Figure(f"study: import .qdpx into a new project (median of {args.runs})",
-                   round(import_s, 3), "s", f"< {TARGET_S:g} s", _status(import_s),
+                   round(import_s, 3), "s", f"< {TARGET_S:g} s", status(import_s, TARGET_S),
                    {"runs": [round(w, 4) for w in import_walls], **import_detail}),
             Figure("study: `qcode export qdpx` (process, once)", round(whole_export.wall_s, 3),
                    "s", "", "", {"exit_code": whole_export.returncode,
